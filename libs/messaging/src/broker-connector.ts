@@ -1,0 +1,84 @@
+import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import type { Channel, ChannelModel } from 'amqplib';
+import { HealthRegistry, failFast } from '@purple/platform';
+import { AppRole } from '@purple/topology';
+import { APP_ROLE } from './tokens';
+
+/**
+ * Checks, on every (re)connection, that the objects this app relies on exist — passively, because apps have no
+ * `configure` permission — and stops the app with a message naming what is missing. Also reports readiness.
+ */
+@Injectable()
+export class BrokerConnector implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Broker');
+  private verified = false;
+
+  constructor(
+    private readonly amqp: AmqpConnection,
+    @Inject(APP_ROLE) private readonly role: AppRole,
+    health: HealthRegistry,
+  ) {
+    health.register({ name: 'broker', check: async () => this.problem() });
+  }
+
+  onApplicationBootstrap(): void {
+    const manager = this.amqp.managedConnection;
+    manager.on('connect', ({ connection }) => void this.verify(connection as unknown as ChannelModel));
+    manager.on('disconnect', ({ err }) => {
+      this.verified = false;
+      this.logger.warn(`disconnected from RabbitMQ: ${err?.message ?? 'closed'}; reconnecting`);
+    });
+    manager.on('connectFailed', ({ err }) =>
+      this.logger.warn(`cannot connect to RabbitMQ as ${this.role.user} on ${this.role.vhost}: ${err?.message}; retrying`),
+    );
+    const current = (manager as unknown as { connection?: ChannelModel }).connection;
+    if (manager.isConnected() && current) void this.verify(current);
+  }
+
+  get isReady(): boolean {
+    return this.verified && this.amqp.managedConnection.isConnected();
+  }
+
+  private problem(): string | null {
+    if (!this.amqp.managedConnection.isConnected()) return 'not connected';
+    if (!this.verified) return 'topology not verified';
+    return null;
+  }
+
+  private async verify(connection: ChannelModel): Promise<void> {
+    const missing = await checkObjects(connection, this.role);
+    if (missing.length > 0) {
+      failFast(
+        this.logger,
+        `RabbitMQ objects missing in vhost ${this.role.vhost} for ${this.role.app} (user ${this.role.user}): ` +
+          `${missing.join(', ')}. Run \`npm run provision\` first.`,
+      );
+      return;
+    }
+    this.verified = true;
+    this.logger.log(`connected to RabbitMQ as ${this.role.user} on ${this.role.vhost}; topology verified`);
+  }
+}
+
+/** Passive declares, each on its own channel: a missing object closes the channel it was checked on. */
+export async function checkObjects(connection: ChannelModel, role: Pick<AppRole, 'exchanges' | 'queues'>): Promise<string[]> {
+  const attempt = async (what: string, check: (ch: Channel) => Promise<unknown>): Promise<string | null> => {
+    let channel: Channel | undefined;
+    try {
+      channel = await connection.createChannel();
+      channel.on('error', () => undefined);
+      await check(channel);
+      return null;
+    } catch (error) {
+      return `${what} (${(error as Error).message.split('\n')[0]})`;
+    } finally {
+      await channel?.close().catch(() => undefined);
+    }
+  };
+  const results = await Promise.all([
+    ...role.exchanges.map((x) => attempt(`exchange ${x}`, (ch) => ch.checkExchange(x))),
+    ...role.queues.map((q) => attempt(`queue ${q}`, (ch) => ch.checkQueue(q))),
+  ]);
+  return results.filter((r): r is string => r !== null);
+}

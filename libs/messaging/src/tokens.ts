@@ -1,0 +1,1 @@
+export const APP_ROLE = Symbol('APP_ROLE');

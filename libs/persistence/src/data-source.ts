@@ -1,0 +1,25 @@
+import { DataSourceOptions } from 'typeorm';
+import { BusClientEntity } from './entities/bus-client.entity';
+import { DetectionResultEntity } from './entities/detection-result.entity';
+import { DetectionTaskEntity } from './entities/detection-task.entity';
+import { ExecutionEntity } from './entities/execution.entity';
+import { OperationEntity } from './entities/operation.entity';
+import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema';
+
+/** Listed one by one, not globbed: webpack bundles what is imported, and a glob finds nothing in a bundle. */
+export const ENTITIES = [OperationEntity, ExecutionEntity, DetectionTaskEntity, DetectionResultEntity, BusClientEntity];
+export const MIGRATIONS = [InitialSchema1763800000000];
+
+/** The schema comes from migrations only: `synchronize` stays off. */
+export function dataSourceOptions(url: string, extra: Partial<DataSourceOptions> = {}): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    synchronize: false,
+    migrationsRun: false,
+    migrationsTableName: 'schema_migrations',
+    ...extra,
+  } as DataSourceOptions;
+}

@@ -1,0 +1,70 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { ExecutionEntity } from './execution.entity';
+
+export type TaskStatus = 'pending' | 'dispatched' | 'completed' | 'failed' | 'timed_out';
+
+/** One detection to check for an execution: a SIEM/EDR query (api) or a host command (agent). */
+@Entity({ name: 'detection_task' })
+@Index('detection_task_status_idx', ['status', 'deadlineAt'])
+export class DetectionTaskEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ name: 'execution_id', type: 'uuid' })
+  executionId!: string;
+
+  @ManyToOne(() => ExecutionEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'execution_id' })
+  execution?: ExecutionEntity;
+
+  /** `api` or `agent`: which worker pool */
+  @Column({ name: 'detection_type', type: 'text' })
+  detectionType!: 'api' | 'agent';
+
+  /** siem, edr, windows, linux … */
+  @Column({ type: 'text' })
+  platform!: string;
+
+  /** splunk, crowdstrike, powershell, bash …: what the worker runs it with */
+  @Column({ type: 'text' })
+  connector!: string;
+
+  @Column({ type: 'text' })
+  query!: string;
+
+  @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
+  config!: Record<string, unknown>;
+
+  @Column({ type: 'text', default: 'medium' })
+  priority!: 'high' | 'medium' | 'low';
+
+  @Column({ name: 'timeout_seconds', type: 'int', default: 30 })
+  timeoutSeconds!: number;
+
+  @Column({ type: 'text', default: 'pending' })
+  status!: TaskStatus;
+
+  @Column({ type: 'int', default: 0 })
+  attempts!: number;
+
+  @Column({ name: 'max_attempts', type: 'int', default: 3 })
+  maxAttempts!: number;
+
+  @Column({ name: 'deadline_at', type: 'timestamptz', nullable: true })
+  deadlineAt!: Date | null;
+
+  @Column({ name: 'dispatched_at', type: 'timestamptz', nullable: true })
+  dispatchedAt!: Date | null;
+
+  @Column({ name: 'completed_at', type: 'timestamptz', nullable: true })
+  completedAt!: Date | null;
+
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError!: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}

@@ -1,0 +1,65 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { OperationEntity } from './operation.entity';
+
+export type Verdict = 'pending' | 'checking' | 'detected' | 'not_detected' | 'error' | 'no_detections';
+
+/** One red-team execution (a Caldera link) and the blue team's verdict on it. */
+@Entity({ name: 'execution' })
+@Index('execution_operation_time_idx', ['operationId', 'executedAt'])
+export class ExecutionEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ name: 'operation_id', type: 'uuid' })
+  operationId!: string;
+
+  @ManyToOne(() => OperationEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'operation_id' })
+  operation?: OperationEntity;
+
+  /** Caldera's link id, else the AMQP message id, else a hash of the body: redelivery creates nothing new */
+  @Column({ name: 'dedupe_key', type: 'text', unique: true })
+  dedupeKey!: string;
+
+  @Column({ name: 'caldera_link_id', type: 'text', nullable: true })
+  calderaLinkId!: string | null;
+
+  @Column({ name: 'agent_host', type: 'text' })
+  agentHost!: string;
+
+  @Column({ name: 'agent_paw', type: 'text' })
+  agentPaw!: string;
+
+  @Column({ type: 'text' })
+  command!: string;
+
+  @Column({ type: 'jsonb' })
+  result!: Record<string, unknown>;
+
+  @Column({ name: 'executed_at', type: 'timestamptz' })
+  executedAt!: Date;
+
+  @Column({ type: 'text', nullable: true })
+  tactic!: string | null;
+
+  @Column({ name: 'technique_id', type: 'text', nullable: true })
+  techniqueId!: string | null;
+
+  @Column({ name: 'technique_name', type: 'text', nullable: true })
+  techniqueName!: string | null;
+
+  @Column({ name: 'correlation_id', type: 'text' })
+  correlationId!: string;
+
+  @Column({ type: 'text', default: 'pending' })
+  verdict!: Verdict;
+
+  @Column({ name: 'detection_latency_ms', type: 'bigint', nullable: true })
+  detectionLatencyMs!: string | null;
+
+  @Column({ name: 'verdict_at', type: 'timestamptz', nullable: true })
+  verdictAt!: Date | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+}

@@ -1,0 +1,23 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { HealthModule } from './health';
+import { loggingModule } from './logging';
+import { CommonEnv } from './env';
+
+export const APP_NAME = Symbol('APP_NAME');
+
+/** What every app gets the same way: its name, validated config, JSON logs and health endpoints. */
+@Global()
+@Module({})
+export class PlatformModule {
+  static forApp(app: string, env: CommonEnv): DynamicModule {
+    return {
+      module: PlatformModule,
+      imports: [loggingModule(app, env.LOG_LEVEL), HealthModule],
+      providers: [
+        { provide: APP_NAME, useValue: app },
+        { provide: CommonEnv, useValue: env },
+      ],
+      exports: [APP_NAME, CommonEnv, HealthModule],
+    };
+  }
+}
