@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { ClassConstructor, plainToInstance, Transform, Type } from 'class-transformer';
 import {
   IsBoolean,
@@ -20,64 +21,78 @@ import { JSONSchema } from 'class-validator-jsonschema';
 import { formatValidationErrors, VALIDATOR_OPTIONS } from './validation';
 
 /*
- * Property decorators the contracts are written with. Each `Required*` adds `IsDefined` first, so a
- * missing field is reported as "<field> is required" (VALIDATOR_OPTIONS.stopAtFirstError keeps it
- * to that one message); each `Optional*` accepts undefined and null.
- * Decorators run in the order they are listed here, which is the order the checks run in.
+ * Property decorators the contracts are written with. Each `Required*` includes `IsDefined`, so a
+ * missing or null field is reported as "<field> is required" (VALIDATOR_OPTIONS.stopAtFirstError
+ * keeps it to that one message); each `Optional*` accepts undefined and null.
+ * Within a composite the checks run in the order listed (type before range, and so on); stacked
+ * `@` decorators would apply bottom-up, which is why composites are used instead.
  */
 
 type SchemaObject = Record<string, unknown>;
 
-function all(...decorators: PropertyDecorator[]): PropertyDecorator {
+/** Applies decorators in the order given (stacked `@` decorators apply bottom-up). */
+export function composeDecorators(...decorators: PropertyDecorator[]): PropertyDecorator {
   return (target, key) => decorators.forEach((decorator) => decorator(target, key));
 }
+const all = composeDecorators;
 
-const isRequired = () => IsDefined({ message: '$property is required' });
+/** The field must be present and not null; reported as "<field> is required". */
+export const IsRequired = () => IsDefined({ message: '$property is required' });
 
-/** Sets a property's JSON Schema outright (the generator cannot infer union or record types). */
-function schema(replacement: SchemaObject): PropertyDecorator {
+/**
+ * Sets a property's JSON Schema outright, for what the generator cannot infer (unions, records,
+ * custom checks). A function is evaluated when schemas are generated, so it may name classes
+ * declared later.
+ */
+export function JsonSchemaOverride(replacement: SchemaObject | (() => SchemaObject)): PropertyDecorator {
   const decorate = JSONSchema((generated) => {
     // Keep what other decorators contributed (e.g. IsDefined's "not null"), drop the wrong guesses.
     const { $ref: _ref, type: _type, ...kept } = generated as SchemaObject;
-    return { ...kept, ...replacement };
+    return { ...kept, ...(typeof replacement === 'function' ? replacement() : replacement) };
   });
   return (target, key) => decorate(target, key as string);
 }
 
-export const RequiredString = () => all(isRequired(), IsString(), IsNotEmpty());
+export const RequiredString = () => all(IsRequired(), IsString(), IsNotEmpty());
 export const OptionalString = () => all(IsOptional(), IsString());
 /** A string that must be present but may be empty (stdout, stderr). */
-export const RequiredText = () => all(isRequired(), IsString());
+export const RequiredText = () => all(IsRequired(), IsString());
 
 export function RequiredInt(min?: number, max?: number): PropertyDecorator {
-  return all(isRequired(), IsInt(), ...bounds(min, max));
+  return all(IsRequired(), IsInt(), ...bounds(min, max));
 }
 export function OptionalInt(min?: number, max?: number): PropertyDecorator {
   return all(IsOptional(), IsInt(), ...bounds(min, max));
 }
 export function RequiredNumber(min?: number, max?: number): PropertyDecorator {
-  return all(isRequired(), IsNumber({ allowNaN: false, allowInfinity: false }), ...bounds(min, max));
+  return all(IsRequired(), IsNumber({ allowNaN: false, allowInfinity: false }), ...bounds(min, max));
 }
 function bounds(min?: number, max?: number): PropertyDecorator[] {
   return [...(min === undefined ? [] : [Min(min)]), ...(max === undefined ? [] : [Max(max)])];
 }
 
-export const RequiredBoolean = () => all(isRequired(), IsBoolean());
+export const RequiredBoolean = () => all(IsRequired(), IsBoolean());
 
-export const RequiredOneOf = (values: readonly unknown[]) => all(isRequired(), IsIn([...values]));
+export const RequiredOneOf = (values: readonly unknown[]) => all(IsRequired(), IsIn([...values]));
 export const OptionalOneOf = (values: readonly unknown[]) => all(IsOptional(), IsIn([...values]));
 
 export const RequiredNested = (cls: () => ClassConstructor<object>) =>
-  all(isRequired(), IsObject(), ValidateNested(), Type(cls));
+  all(IsRequired(), IsObject(), ValidateNested(), Type(cls));
 export const OptionalNested = (cls: () => ClassConstructor<object>) =>
   all(IsOptional(), IsObject(), ValidateNested(), Type(cls));
 
 /** An optional list of objects, each validated as `cls`. */
 export function OptionalNestedList(cls: () => ClassConstructor<object>): PropertyDecorator {
-  return all(IsOptional(), customIsArray(), ValidateNested({ each: true }), Type(cls));
+  return all(
+    IsOptional(),
+    customIsArray(),
+    ValidateNested({ each: true }),
+    Type(cls),
+    JsonSchemaOverride(() => ({ type: 'array', items: { $ref: `#/definitions/${cls().name}` } })),
+  );
 }
 function customIsArray(): PropertyDecorator {
-  return custom('isList', (value) => Array.isArray(value), '$property must be a list');
+  return customConstraint('isList', (value) => Array.isArray(value), '$property must be a list');
 }
 
 /** A free-form JSON object (not an array). */
@@ -87,7 +102,7 @@ export const OptionalObject = () => all(IsOptional(), IsObject());
  * Registers a one-off constraint. `message` may be a function of the value, and may return several
  * problems separated by newlines (see formatValidationErrors).
  */
-export function custom(
+export function customConstraint(
   name: string,
   validate: (value: unknown, args: ValidationArguments) => boolean,
   message: string | ((args: ValidationArguments) => string),
@@ -133,10 +148,18 @@ export function parseIsoDateTime(value: unknown): Date | undefined {
 
 const isoDateTime = () =>
   all(
-    custom('isIsoDateTime', (value) => parseIsoDateTime(value) !== undefined, '$property must be an ISO-8601 date-time'),
-    schema({ type: 'string', pattern: ISO_DATE_TIME_PATTERN.source, description: 'ISO-8601 date-time; UTC when no offset' }),
+    customConstraint(
+      'isIsoDateTime',
+      (value) => parseIsoDateTime(value) !== undefined,
+      '$property must be an ISO-8601 date-time',
+    ),
+    JsonSchemaOverride({
+      type: 'string',
+      pattern: ISO_DATE_TIME_PATTERN.source,
+      description: 'ISO-8601 date-time; UTC when no offset',
+    }),
   );
-export const RequiredDateTime = () => all(isRequired(), isoDateTime());
+export const RequiredDateTime = () => all(IsRequired(), isoDateTime());
 export const OptionalDateTime = () => all(IsOptional(), isoDateTime());
 
 // ---------------------------------------------------------------------------------------------
@@ -147,7 +170,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Turns each plain-object value of a record into an instance of `cls`; leaves anything else alone. */
-export function toRecordOfInstances(cls: ClassConstructor<object>, raw: unknown): unknown {
+function toRecordOfInstances(cls: ClassConstructor<object>, raw: unknown): unknown {
   if (!isPlainObject(raw)) return raw;
   return Object.fromEntries(
     Object.entries(raw).map(([key, entry]) => [key, isPlainObject(entry) ? plainToInstance(cls, entry) : entry]),
@@ -155,7 +178,7 @@ export function toRecordOfInstances(cls: ClassConstructor<object>, raw: unknown)
 }
 
 /** Problems with each entry of a record, as paths relative to the record ("siem.query is required"). */
-export function recordEntryErrors(record: Record<string, unknown>): string[] {
+function recordEntryErrors(record: Record<string, unknown>): string[] {
   const errors: string[] = [];
   for (const [key, entry] of Object.entries(record)) {
     if (key.trim() === '') errors.push(`"${key}" is not a valid key: keys must not be empty`);
@@ -173,7 +196,7 @@ export function recordEntryErrors(record: Record<string, unknown>): string[] {
 export function IsRecordOf(cls: () => ClassConstructor<object>, keyDescription: string): PropertyDecorator {
   return all(
     Transform(({ obj, key }) => toRecordOfInstances(cls(), obj[key]), { toClassOnly: true }),
-    custom(
+    customConstraint(
       'isRecordOf',
       (value) => isPlainObject(value) && recordEntryErrors(value).length === 0,
       ({ property, value }) =>
@@ -183,11 +206,11 @@ export function IsRecordOf(cls: () => ClassConstructor<object>, keyDescription: 
               .join('\n')
           : `${property} must be an object keyed by ${keyDescription}`,
     ),
-    schema({
+    JsonSchemaOverride(() => ({
       type: 'object',
       description: `keyed by ${keyDescription}`,
       additionalProperties: { $ref: `#/definitions/${cls().name}` },
-    }),
+    })),
   );
 }
 
@@ -196,7 +219,7 @@ export function OptionalStringRecord(): PropertyDecorator {
   const badKeys = (value: Record<string, unknown>) => Object.keys(value).filter((k) => typeof value[k] !== 'string');
   return all(
     IsOptional(),
-    custom(
+    customConstraint(
       'isStringRecord',
       (value) => isPlainObject(value) && badKeys(value).length === 0,
       ({ property, value }) =>
@@ -206,7 +229,7 @@ export function OptionalStringRecord(): PropertyDecorator {
               .join('\n')
           : `${property} must be an object of strings`,
     ),
-    schema({ type: 'object', additionalProperties: { type: 'string' } }),
+    JsonSchemaOverride({ type: 'object', additionalProperties: { type: 'string' } }),
   );
 }
 
@@ -224,5 +247,3 @@ export function parseEmbeddedJson(raw: unknown): unknown {
     return raw;
   }
 }
-
-export { schema as JsonSchemaOverride };

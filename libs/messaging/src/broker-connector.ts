@@ -1,7 +1,7 @@
 import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { Channel, ChannelModel } from 'amqplib';
-import { HealthRegistry, failFast } from '@purple/platform';
+import { HealthRegistry, backoffDelay, failFast } from '@purple/platform';
 import { AppRole } from '@purple/topology';
 import { APP_ROLE } from './tokens';
 
@@ -13,6 +13,7 @@ import { APP_ROLE } from './tokens';
 export class BrokerConnector implements OnApplicationBootstrap {
   private readonly logger = new Logger('Broker');
   private verified = false;
+  private failures = 0;
 
   constructor(
     private readonly amqp: AmqpConnection,
@@ -24,14 +25,24 @@ export class BrokerConnector implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     const manager = this.amqp.managedConnection;
-    manager.on('connect', ({ connection }) => void this.verify(connection as unknown as ChannelModel));
+    // amqp-connection-manager waits a fixed time between attempts; it reads this field each time, so back off
+    const retry = manager as unknown as { reconnectTimeInSeconds: number };
+    manager.on('connect', ({ connection }) => {
+      this.failures = 0;
+      retry.reconnectTimeInSeconds = 1;
+      void this.verify(connection as unknown as ChannelModel);
+    });
     manager.on('disconnect', ({ err }) => {
       this.verified = false;
       this.logger.warn(`disconnected from RabbitMQ: ${err?.message ?? 'closed'}; reconnecting`);
     });
-    manager.on('connectFailed', ({ err }) =>
-      this.logger.warn(`cannot connect to RabbitMQ as ${this.role.user} on ${this.role.vhost}: ${err?.message}; retrying`),
-    );
+    manager.on('connectFailed', ({ err }) => {
+      const delayMs = backoffDelay(this.failures++, 1000, 30_000);
+      retry.reconnectTimeInSeconds = delayMs / 1000;
+      this.logger.warn(
+        `cannot connect to RabbitMQ as ${this.role.user} on ${this.role.vhost}: ${err?.message}; retrying in ${delayMs} ms`,
+      );
+    });
     const current = (manager as unknown as { connection?: ChannelModel }).connection;
     if (manager.isConnected() && current) void this.verify(current);
   }

@@ -6,3 +6,4 @@ export * from './logging';
 export * from './platform.module';
 export * from './bootstrap';
 export * from './fatal';
+export * from './secret-box';

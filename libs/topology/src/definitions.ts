@@ -63,7 +63,7 @@ export function passwordMatchesHash(password: string, passwordHash: string, algo
  */
 export function toDefinitions(topology: Topology, passwords: Record<string, string>): Definitions {
   return {
-    users: topology.users.map((u) => {
+    users: topology.users.map((u): DefinitionsUser => {
       const password = passwords[u.name];
       if (!password) throw new Error(`no password for user ${u.name}: set ${u.passwordEnv}`);
       return {
@@ -71,7 +71,7 @@ export function toDefinitions(topology: Topology, passwords: Record<string, stri
         password_hash: hashPassword(password),
         hashing_algorithm: SHA256_HASHING,
         tags: [...u.tags],
-        limits: u.maxConnections === undefined ? {} : { 'max-connections': u.maxConnections },
+        limits: u.maxConnections === undefined ? {} : ({ 'max-connections': u.maxConnections } as Record<string, number>),
       };
     }),
     vhosts: topology.vhosts.map((name) => ({ name })),

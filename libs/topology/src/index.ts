@@ -4,3 +4,4 @@ export * from './topology';
 export * from './roles';
 export * from './management-client';
 export * from './definitions';
+export * from './provisioning';

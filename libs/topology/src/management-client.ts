@@ -128,7 +128,8 @@ export class ManagementClient {
         method,
         headers: {
           authorization: this.authorization,
-          accept: 'application/json',
+          // PUT /api/user-limits answers 406 to `accept: application/json` (3.10), so only GETs ask for JSON
+          accept: method === 'GET' ? 'application/json' : '*/*',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),

@@ -2,7 +2,6 @@ import {
   BindingDef,
   ExchangeDef,
   PermissionDef,
-  PolicyDef,
   QueueDef,
   Topology,
   TopicPermissionDef,

@@ -20,6 +20,10 @@ export class BusClientEntity {
   @Column({ name: 'webhook_enabled', type: 'boolean', default: true })
   webhookEnabled!: boolean;
 
+  /** the Standard Webhooks signing secret, encrypted with WEBHOOK_SECRET_KEY (see SecretBox) */
+  @Column({ name: 'webhook_secret_ciphertext', type: 'text', nullable: true })
+  webhookSecretCiphertext!: string | null;
+
   /** scrypt hash of the client secret; the secret itself is shown once and never stored */
   @Column({ name: 'secret_hash', type: 'text' })
   secretHash!: string;
