@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BrokerNamespace, brokerSettings, createBrokerNamespace } from '@purple/testing';
-import { passwordMatchesHash } from '@purple/topology';
+import { PolicyDef, passwordMatchesHash } from '@purple/topology';
 import { loadEnvFiles, parseEnvFile } from './env';
 import { MissingPasswordError, ProvisionError, deprovision, provision, runProvisionCli } from './provision';
 
@@ -97,7 +97,8 @@ describe('provision (real broker)', () => {
     const vhost = ns.vhost('/caldera_checking');
     await c.putUser(ns.user('checking_dispatcher'), { tags: ['management'], password: 'drifted' });
     await c.putPermission({ user: ns.user('caldera_publisher'), vhost, configure: '.*', write: '.*', read: '.*' });
-    await c.putPolicy({ ...ns.topology.policies.find((p) => p.vhost === vhost && p.name === 'caldera.checking.instructions')!, definition: { 'max-length': 5 } });
+    const policy = ns.topology.policies.find((p) => p.vhost === vhost && p.name === 'caldera.checking.instructions') as PolicyDef;
+    await c.putPolicy({ ...policy, definition: { 'max-length': 5 } });
     const [binding] = await c.getBindings(vhost, 'caldera.checking.exchange', 'caldera.checking.agent.tasks');
     // (the bootstrap admin has no permissions in the vhost, so the vhost's admin removes the binding)
     await ns.management('caldera_admin').deleteBinding(vhost, binding.source, binding.destination, binding.properties_key);

@@ -1,14 +1,51 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { AuthModule } from '@purple/auth';
+import { parseAllowlist, splitAllowlist } from '@purple/bus';
 import { MessagingModule } from '@purple/messaging';
 import { PersistenceModule } from '@purple/persistence';
-import { CommonEnv, PlatformModule } from '@purple/platform';
+import { CommonEnv, ConfigError, PlatformModule, loadConfig } from '@purple/platform';
+import { TokenModule } from './auth/token.module';
+import { ClientsModule } from './clients/clients.module';
+import { ApiConfigModule } from './config/api-config.module';
+import { ApiEnv } from './config/api-env';
+import { DeadLettersModule } from './dead-letters/dead-letters.module';
+import { RefuseCredentialsInQueryMiddleware } from './http/refuse-credentials-in-query.middleware';
+import { MessagesModule } from './messages/messages.module';
+import { StreamModule } from './stream/stream.module';
 
 @Module({})
-export class ApiModule {
-  static register(env: CommonEnv): DynamicModule {
+export class ApiModule implements NestModule {
+  static register(common: CommonEnv): DynamicModule {
+    const env = loadApiEnv(common.source ?? process.env);
     return {
       module: ApiModule,
-      imports: [PlatformModule.forApp('api', env), PersistenceModule.forRoot(), MessagingModule.forApp('api')],
+      imports: [
+        PlatformModule.forApp('api', env),
+        PersistenceModule.forRoot(),
+        MessagingModule.forApp('api'),
+        ApiConfigModule.forRoot(env),
+        AuthModule.forRoot({ signingKey: env.TOKEN_SIGNING_KEY, tokenTtlSeconds: env.TOKEN_TTL_SECONDS }),
+        TokenModule,
+        ClientsModule,
+        MessagesModule,
+        StreamModule,
+        DeadLettersModule,
+      ],
     };
   }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RefuseCredentialsInQueryMiddleware).forRoutes('{*path}');
+  }
+}
+
+/** ApiEnv, validated; a malformed WEBHOOK_ALLOWLIST entry is caught here rather than at the first registration. */
+export function loadApiEnv(source: NodeJS.ProcessEnv): ApiEnv {
+  const env = loadConfig(ApiEnv, source);
+  try {
+    parseAllowlist(splitAllowlist(env.WEBHOOK_ALLOWLIST));
+  } catch (error) {
+    throw new ConfigError([`WEBHOOK_ALLOWLIST is malformed (${(error as Error).message})`]);
+  }
+  return env;
 }

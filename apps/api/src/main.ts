@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { serviceMain } from '@purple/messaging';
 import { ApiModule } from './app.module';
-import { setupSwagger } from './swagger';
+import { configureApi } from './configure';
 
-serviceMain('api', (env) => ApiModule.register(env), { configure: setupSwagger });
+serviceMain('api', (env) => ApiModule.register(env), { configure: configureApi });

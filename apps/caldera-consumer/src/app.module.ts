@@ -1,14 +1,22 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { MessagingModule } from '@purple/messaging';
 import { PersistenceModule } from '@purple/persistence';
-import { CommonEnv, PlatformModule } from '@purple/platform';
+import { CommonEnv, PlatformModule, loadConfig } from '@purple/platform';
+import { CalderaConsumerEnv } from './config';
+import { IngestModule } from './ingest/ingest.module';
 
 @Module({})
 export class CalderaConsumerModule {
   static register(env: CommonEnv): DynamicModule {
+    const config = loadConfig(CalderaConsumerEnv, env.source ?? process.env);
     return {
       module: CalderaConsumerModule,
-      imports: [PlatformModule.forApp('caldera-consumer', env), PersistenceModule.forRoot(), MessagingModule.forApp('caldera-consumer')],
+      imports: [
+        PlatformModule.forApp('caldera-consumer', config),
+        PersistenceModule.forRoot(),
+        MessagingModule.forApp('caldera-consumer'),
+        IngestModule.register(config),
+      ],
     };
   }
 }

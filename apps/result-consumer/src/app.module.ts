@@ -1,14 +1,38 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
 import { MessagingModule } from '@purple/messaging';
 import { PersistenceModule } from '@purple/persistence';
-import { CommonEnv, PlatformModule } from '@purple/platform';
+import { CommonEnv, PlatformModule, loadConfig } from '@purple/platform';
+import { ResultConsumerEnv } from './config';
+import { DeadLettersModule } from './dead-letters/dead-letters.module';
+import { ResultsModule } from './results/results.module';
+
+/** The app's validated configuration, for its feature modules. */
+@Global()
+@Module({})
+class ResultConsumerConfigModule {
+  static register(config: ResultConsumerEnv): DynamicModule {
+    return {
+      module: ResultConsumerConfigModule,
+      providers: [{ provide: ResultConsumerEnv, useValue: config }],
+      exports: [ResultConsumerEnv],
+    };
+  }
+}
 
 @Module({})
 export class ResultConsumerModule {
   static register(env: CommonEnv): DynamicModule {
+    const config = loadConfig(ResultConsumerEnv, env.source ?? process.env);
     return {
       module: ResultConsumerModule,
-      imports: [PlatformModule.forApp('result-consumer', env), PersistenceModule.forRoot(), MessagingModule.forApp('result-consumer')],
+      imports: [
+        PlatformModule.forApp('result-consumer', config),
+        PersistenceModule.forRoot(),
+        MessagingModule.forApp('result-consumer'),
+        ResultConsumerConfigModule.register(config),
+        ResultsModule,
+        DeadLettersModule,
+      ],
     };
   }
 }

@@ -1,6 +1,6 @@
 import { MessageHandlerErrorBehavior, RabbitMQModule } from '@golevelup/nestjs-rabbitmq';
 import { DynamicModule, Logger, Module } from '@nestjs/common';
-import { CommonEnv, requireEnv } from '@purple/platform';
+import { CommonEnv } from '@purple/platform';
 import { AppName, AppRole, roleOf } from '@purple/topology';
 import { BrokerConnector } from './broker-connector';
 import { ConfirmedPublisher } from './publisher';
@@ -32,8 +32,9 @@ export class MessagingModule {
                 hostname: env.RABBITMQ_HOST,
                 port: env.RABBITMQ_PORT,
                 username: role.user,
-                password: requireEnv(role.passwordEnv),
-                vhost: role.vhost,
+                password: env.required(role.passwordEnv),
+                // golevelup appends this to `amqp://host:port` as the URL's path: the vhost's own `/` must be escaped
+                vhost: `/${encodeURIComponent(role.vhost)}`,
                 heartbeat: 15,
               },
               connectionInitOptions: { wait: false },

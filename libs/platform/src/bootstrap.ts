@@ -24,7 +24,7 @@ export async function createApp(module: Type<unknown>, options: RunOptions): Pro
  * and exit code 1, never a stack trace.
  */
 export function runMain(start: () => Promise<INestApplication>, shutdownTimeoutMs = 25_000): void {
-  start().then(
+  Promise.resolve().then(start).then(
     (app) => {
       const stop = async () => {
         setTimeout(() => {

@@ -27,6 +27,8 @@ export function loadConfig<T extends object>(cls: new () => T, env: NodeJS.Proce
       ),
     );
   }
+  // kept for variables whose names are only known at run time (see CommonEnv.required)
+  Object.defineProperty(config, 'source', { value: env, enumerable: false });
   return config;
 }
 

@@ -1,4 +1,5 @@
 import { Type } from 'class-transformer';
+import { requireEnv } from './config';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
 /** Variables every app reads. The broker password is per role (see @purple/messaging). */
@@ -35,4 +36,12 @@ export class CommonEnv {
   @IsInt()
   @Min(1000)
   SHUTDOWN_TIMEOUT_MS = 25_000;
+
+  /** the environment this config was read from (set by loadConfig) */
+  declare readonly source?: NodeJS.ProcessEnv;
+
+  /** A variable whose name is only known at run time, such as the app's broker password, from the same source. */
+  required(name: string): string {
+    return requireEnv(name, this.source ?? process.env);
+  }
 }

@@ -1,1 +1,4 @@
 export * from './broker';
+export * from './database';
+export * from './service';
+export * from './lifecycle';

@@ -5,6 +5,7 @@ import {
   CHECKING_VHOST,
   SOAR_EXCHANGES,
   SOAR_VHOST,
+  deadLetterQueueOf,
 } from './names';
 import { CHECKING_USERS, SOAR_USERS, TopologyOptions, namer, passwordEnvOf } from './topology';
 
@@ -72,7 +73,8 @@ const ROLE_TABLE: Record<AppName, { user: string; vhost: string; exchanges: stri
     user: CHECKING_USERS.resultConsumer,
     vhost: CHECKING_VHOST,
     exchanges: [CHECKING_DLX],
-    queues: [CHECKING_QUEUES.apiResponses, CHECKING_QUEUES.agentResponses],
+    // and the five dead-letter queues, which it drains into PostgreSQL
+    queues: [CHECKING_QUEUES.apiResponses, CHECKING_QUEUES.agentResponses, ...Object.values(CHECKING_QUEUES).map(deadLetterQueueOf)],
   },
 };
 

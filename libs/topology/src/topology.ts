@@ -181,7 +181,13 @@ function checkingVhost(n: Namer): Omit<Topology, 'vhosts' | 'users'> {
       perm(U.consumer, NOTHING, exactly(CHECKING_DLX), exactly(CHECKING_QUEUES.instructions)),
       perm(U.dispatcher, NOTHING, exactly(CHECKING_EXCHANGE), NOTHING),
       perm(U.worker, NOTHING, exactly(CHECKING_EXCHANGE, CHECKING_DLX), exactly(CHECKING_QUEUES.apiTasks, CHECKING_QUEUES.agentTasks)),
-      perm(U.resultConsumer, NOTHING, exactly(CHECKING_DLX), exactly(CHECKING_QUEUES.apiResponses, CHECKING_QUEUES.agentResponses)),
+      // the result consumer also drains every dead-letter queue into PostgreSQL, where operators list and replay them
+      perm(
+        U.resultConsumer,
+        NOTHING,
+        exactly(CHECKING_DLX),
+        exactly(CHECKING_QUEUES.apiResponses, CHECKING_QUEUES.agentResponses, ...queues.map(deadLetterQueueOf)),
+      ),
       // reading a queue over AMQP consumes it: the monitor sees the vhost through the management API only
       perm(U.monitor, NOTHING, NOTHING, NOTHING),
     ],
@@ -288,11 +294,13 @@ export function clientTopology(clientId: string, subscription: string, options: 
   const vhost = namer(options).vhost(SOAR_VHOST);
   const q = clientQueues(clientId);
   const dl = { 'x-dead-letter-exchange': SOAR_EXCHANGES.dlx, 'x-dead-letter-routing-key': clientId };
+  // one router replica at a time reads a sender's queues, so replicas never duplicate or reorder its messages
+  const singleActiveConsumer = { 'x-single-active-consumer': true };
   return {
     vhost,
     queues: [
-      quorumQueue(vhost, q.outbox, dl),
-      quorumQueue(vhost, q.broadcast, dl),
+      quorumQueue(vhost, q.outbox, { ...dl, ...singleActiveConsumer }),
+      quorumQueue(vhost, q.broadcast, { ...dl, ...singleActiveConsumer }),
       quorumQueue(vhost, q.inbox, dl),
       quorumQueue(vhost, q.deadLetter),
     ],

@@ -72,7 +72,16 @@ const EXPECTED: Record<User, Allowed> = {
   checking_result_consumer: {
     publish: [],
     deadLetter: [Q.apiResponses, Q.agentResponses],
-    read: [Q.apiResponses, Q.agentResponses],
+    // it also drains every dead-letter queue into PostgreSQL, for the API to list and replay
+    read: [
+      Q.apiResponses,
+      Q.agentResponses,
+      'caldera.checking.instructions.dlq',
+      'caldera.checking.api.tasks.dlq',
+      'caldera.checking.agent.tasks.dlq',
+      'caldera.checking.api.responses.dlq',
+      'caldera.checking.agent.responses.dlq',
+    ],
     configure: false,
   },
   // fix: management API only; reading a queue over AMQP would consume production messages

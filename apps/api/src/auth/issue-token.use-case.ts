@@ -1,0 +1,44 @@
+import { Injectable } from '@nestjs/common';
+import { AccessTokenIssuer, IssuedToken, SCOPES, Scope, decoySecretHash, isScope, parseScopes, verifyClientSecret } from '@purple/auth';
+import { ClientRepository } from '../clients/client.repository';
+import { LoginRateLimiter } from './login-rate-limiter';
+import { TokenError } from './token-error';
+import { TokenRequest } from './token-request';
+
+/**
+ * `POST /token`, client-credentials grant: checks the secret against its slow hash, under the failed-login limits,
+ * and issues a token for the client's scopes (or the requested subset).
+ */
+@Injectable()
+export class IssueTokenUseCase {
+  constructor(
+    private readonly clients: ClientRepository,
+    private readonly limiter: LoginRateLimiter,
+    private readonly issuer: AccessTokenIssuer,
+  ) {}
+
+  async execute(request: TokenRequest, sourceAddress: string): Promise<IssuedToken> {
+    const attempt = this.limiter.begin(request.clientId, sourceAddress);
+    if ('retryAfterSeconds' in attempt) throw TokenError.tooManyAttempts(attempt.retryAfterSeconds);
+
+    const client = await this.clients.findById(request.clientId);
+    // an unknown id costs a hash check too, so the answer's timing does not reveal which ids exist
+    const secretMatches = await verifyClientSecret(request.clientSecret, client?.secretHash ?? (await decoySecretHash()));
+    if (!client || !secretMatches) throw TokenError.invalidClient('client authentication failed: unknown client or wrong secret');
+    attempt.succeeded();
+
+    return this.issuer.issue(client, grantedScopes(parseScopes(client.scopes), request.scope));
+  }
+}
+
+function grantedScopes(held: Scope[], requested: string | undefined): Scope[] {
+  if (requested === undefined) {
+    if (held.length === 0) throw TokenError.invalidScope('this client holds no scopes');
+    return held;
+  }
+  const words = requested.split(/\s+/).filter(Boolean);
+  if (words.length === 0) throw TokenError.invalidScope(`scope is empty: ask for some of ${SCOPES.join(', ')}, or leave it out`);
+  const refused = words.filter((word) => !isScope(word) || !held.includes(word));
+  if (refused.length > 0) throw TokenError.invalidScope(`scope ${refused.join(' ')} is not granted to this client`);
+  return parseScopes(requested);
+}

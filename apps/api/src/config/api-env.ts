@@ -1,0 +1,80 @@
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength } from 'class-validator';
+import { MIN_SIGNING_KEY_LENGTH } from '@purple/auth';
+import { CLIENT_ID_PATTERN } from '@purple/contracts';
+import { CommonEnv } from '@purple/platform';
+
+/** The api's own variables, on top of those every app reads. Property names are the variable names. */
+export class ApiEnv extends CommonEnv {
+  /** HS256 key for access tokens; every replica must share it */
+  @IsString()
+  @MinLength(MIN_SIGNING_KEY_LENGTH, { message: `TOKEN_SIGNING_KEY must be at least ${MIN_SIGNING_KEY_LENGTH} characters` })
+  TOKEN_SIGNING_KEY!: string;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  TOKEN_TTL_SECONDS = 3600;
+
+  /** the first admin, ensured at start (scopes `admin checking:read`, no queues) */
+  @Matches(CLIENT_ID_PATTERN, { message: 'ADMIN_CLIENT_ID must be a client id: lowercase letters, digits and hyphens' })
+  ADMIN_CLIENT_ID!: string;
+
+  @IsString()
+  @MinLength(16, { message: 'ADMIN_CLIENT_SECRET must be at least 16 characters' })
+  ADMIN_CLIENT_SECRET!: string;
+
+  /** encrypts webhook signing secrets at rest (the bus-router decrypts them with the same key) */
+  @IsString()
+  @MinLength(16, { message: 'WEBHOOK_SECRET_KEY must be at least 16 characters' })
+  WEBHOOK_SECRET_KEY!: string;
+
+  /** webhook URLs may reach private, loopback or link-local addresses (development only) */
+  @IsIn(['true', 'false'])
+  WEBHOOK_ALLOW_PRIVATE: 'true' | 'false' = 'false';
+
+  /** hosts, `*.domains`, addresses or CIDRs webhooks may reach although they are not public, comma-separated */
+  @IsOptional()
+  @IsString()
+  WEBHOOK_ALLOWLIST?: string;
+
+  /** largest request body (and WebSocket frame) accepted; larger ones get 413 */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(16 * 1024 * 1024)
+  MAX_BODY_BYTES = 256 * 1024;
+
+  /** where the api creates and removes clients' queues, as the vhost admin `soar_admin` */
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  RABBITMQ_MANAGEMENT_URL = 'http://127.0.0.1:15672';
+
+  @IsString()
+  SOAR_ADMIN_PASSWORD!: string;
+
+  /** failed logins per client id within the window before POST /token answers 429 */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  LOGIN_MAX_FAILURES_PER_CLIENT = 5;
+
+  /** failed logins per source address within the window before POST /token answers 429 */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  LOGIN_MAX_FAILURES_PER_IP = 20;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  LOGIN_FAILURE_WINDOW_SECONDS = 300;
+
+  /** messages in flight to one WebSocket before the broker waits for their acks */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  STREAM_PREFETCH = 10;
+}

@@ -1,0 +1,19 @@
+import { INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ApiEnv } from './config/api-env';
+import { bodyParserErrorsAsJson } from './http/body-parser-errors';
+import { setupSwagger } from './swagger';
+
+/**
+ * HTTP set-up before the api listens (main.ts and the tests): body limits of MAX_BODY_BYTES for JSON and form
+ * bodies, their errors as JSON (413, 400), and Swagger.
+ */
+export function configureApi(app: INestApplication): void {
+  const http = app as NestExpressApplication;
+  const { MAX_BODY_BYTES } = app.get(ApiEnv);
+  // registered before Nest would add its own default (100 kB) parsers, which it then skips
+  http.useBodyParser('json', { limit: MAX_BODY_BYTES });
+  http.useBodyParser('urlencoded', { limit: MAX_BODY_BYTES, extended: false });
+  http.use(bodyParserErrorsAsJson(MAX_BODY_BYTES));
+  setupSwagger(app);
+}

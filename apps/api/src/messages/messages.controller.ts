@@ -1,0 +1,96 @@
+import { Body, Controller, Get, HttpCode, Post, Query, Req, Res, UseGuards, UsePipes } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiForbiddenResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPayloadTooLargeResponse,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { AuthenticatedClient, BearerAuthGuard, ClientPrincipal, RequireScopes } from '@purple/auth';
+import type { Request, Response } from 'express';
+import { requestValidation } from '../http/validation';
+import { AcceptedMessageDto, EnvelopeDto, NotifyRequestDoc, ReceiveQuery, SendRequestDoc } from './messages.dto';
+import { NotifyUseCase } from './notify.use-case';
+import { ReceiveMessagesUseCase } from './receive-messages.use-case';
+import { SendMessageUseCase } from './send-message.use-case';
+
+const correlationIdOf = (req: Request) => (req as Request & { id?: string }).id;
+
+@ApiTags('bus')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'no token, or an invalid, expired or revoked one' })
+@ApiForbiddenResponse({ description: 'the token lacks the `bus` scope' })
+@ApiServiceUnavailableResponse({ description: 'the broker is unreachable (nothing was queued)' })
+@Controller()
+@UseGuards(BearerAuthGuard)
+@RequireScopes('bus')
+@UsePipes(requestValidation())
+export class MessagesController {
+  constructor(
+    private readonly sendMessage: SendMessageUseCase,
+    private readonly notify: NotifyUseCase,
+    private readonly receiveMessages: ReceiveMessagesUseCase,
+  ) {}
+
+  @Post('send')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Send a message by topic to every client whose subscription matches it' })
+  @ApiBody({ type: SendRequestDoc })
+  @ApiAcceptedResponse({ type: AcceptedMessageDto, description: 'the broker has stored the message' })
+  @ApiBadRequestResponse({ description: 'a malformed topic, a missing message, or not a JSON object' })
+  @ApiPayloadTooLargeResponse({ description: 'the body is larger than MAX_BODY_BYTES' })
+  async send(@AuthenticatedClient() caller: ClientPrincipal, @Body() body: unknown, @Req() req: Request): Promise<AcceptedMessageDto> {
+    return { message_id: await this.sendMessage.execute(caller.clientId, body, correlationIdOf(req)) };
+  }
+
+  @Post('notify')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Broadcast a message to every client' })
+  @ApiBody({ type: NotifyRequestDoc })
+  @ApiAcceptedResponse({ type: AcceptedMessageDto, description: 'the broker has stored the message' })
+  @ApiBadRequestResponse({ description: 'a missing message, or not a JSON object' })
+  @ApiPayloadTooLargeResponse({ description: 'the body is larger than MAX_BODY_BYTES' })
+  async broadcast(@AuthenticatedClient() caller: ClientPrincipal, @Body() body: unknown, @Req() req: Request): Promise<AcceptedMessageDto> {
+    return { message_id: await this.notify.execute(caller.clientId, body, correlationIdOf(req)) };
+  }
+
+  @Get('receive')
+  @ApiOperation({
+    summary: "Take messages from the caller's inbox",
+    description:
+      'Messages are acknowledged only once this response has been written; if the connection drops first they stay ' +
+      'in the inbox and are delivered again (dedupe on message_id).',
+  })
+  @ApiOkResponse({ type: EnvelopeDto, isArray: true })
+  @ApiBadRequestResponse({ description: 'max_messages or wait_seconds out of range' })
+  async receive(
+    @AuthenticatedClient() caller: ClientPrincipal,
+    @Query() query: ReceiveQuery,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<EnvelopeDto[]> {
+    const callerGone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) callerGone.abort();
+    });
+    const received = await this.receiveMessages.execute(
+      caller.clientId,
+      { maxMessages: query.max_messages, waitSeconds: query.wait_seconds },
+      callerGone.signal,
+    );
+    if (callerGone.signal.aborted || res.destroyed) {
+      await received.abandoned();
+      return [];
+    }
+    res.once('finish', () => void received.delivered());
+    res.once('close', () => {
+      if (!res.writableFinished) void received.abandoned();
+    });
+    return received.envelopes;
+  }
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '@purple/auth';
+import { BrokerModule } from '../broker/broker.module';
+import { MessagesController } from './messages.controller';
+import { NotifyUseCase } from './notify.use-case';
+import { ReceiveMessagesUseCase } from './receive-messages.use-case';
+import { SendMessageUseCase } from './send-message.use-case';
+
+/** Send, notify and receive over HTTP (the WebSocket reuses the send and notify use cases). */
+@Module({
+  imports: [AuthModule, BrokerModule],
+  controllers: [MessagesController],
+  providers: [SendMessageUseCase, NotifyUseCase, ReceiveMessagesUseCase],
+  exports: [SendMessageUseCase, NotifyUseCase],
+})
+export class MessagesModule {}

@@ -1,0 +1,170 @@
+import { HttpException, Logger } from '@nestjs/common';
+import { BearerAuthenticator, ClientPrincipal, InvalidTokenError } from '@purple/auth';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { RawData, WebSocket } from 'ws';
+import { BrokerChannels, closeQuietly, inboxOf } from '../broker/broker-channels';
+import { readEnvelope } from '../broker/inbox-envelope';
+import { NotifyUseCase } from '../messages/notify.use-case';
+import { SendMessageUseCase } from '../messages/send-message.use-case';
+
+/** WebSocket close codes used here (RFC 6455 §7.4) */
+export const CLOSE = { goingAway: 1001, policy: 1008, serverError: 1011, tryAgainLater: 1013 } as const;
+const HEARTBEAT_MS = 30_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface SessionDependencies {
+  channels: BrokerChannels;
+  authenticator: BearerAuthenticator;
+  sendMessage: SendMessageUseCase;
+  notify: NotifyUseCase;
+  prefetch: number;
+}
+
+/**
+ * One client's WebSocket: streams its inbox (consumed with a prefetch; each message acked once `ws.send` has
+ * written it; whatever is unacked when the socket closes goes back to the inbox) and takes send and notify frames,
+ * one at a time in arrival order so a sender's messages keep their order.
+ */
+export class StreamSession {
+  private readonly logger = new Logger('Stream');
+  private channel?: Channel;
+  private stopped = false;
+  private frames: Promise<void> = Promise.resolve();
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly principal: ClientPrincipal,
+    private readonly token: string,
+    private readonly deps: SessionDependencies,
+  ) {}
+
+  async start(): Promise<void> {
+    this.ws.on('close', () => void this.stop());
+    this.ws.on('error', () => undefined); // a broken socket is followed by 'close'
+    this.ws.on('message', (data, isBinary) => {
+      this.frames = this.frames.then(() => this.onFrame(data, isBinary));
+    });
+    this.keepAlive();
+    this.closeWhenTokenExpires();
+    try {
+      const channel = await this.deps.channels.open();
+      this.channel = channel;
+      if (this.stopped) return void closeQuietly(channel);
+      channel.on('close', () => this.close(CLOSE.tryAgainLater, 'the broker connection was lost; reconnect'));
+      await channel.prefetch(this.deps.prefetch);
+      await channel.consume(inboxOf(this.principal.clientId), (message) => this.deliver(message), { noAck: false });
+    } catch (error) {
+      this.logger.warn(`cannot stream the inbox of ${this.principal.clientId}: ${(error as Error).message}`);
+      this.close(CLOSE.tryAgainLater, 'the inbox is unavailable; reconnect later');
+    }
+  }
+
+  /** Closes the socket; the channel closes with it, returning unacked messages to the inbox. */
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
+    void this.stop();
+  }
+
+  private async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timers.forEach((timer) => clearTimeout(timer)); // clears intervals too
+    if (this.channel) await closeQuietly(this.channel);
+  }
+
+  private deliver(message: ConsumeMessage | null): void {
+    const channel = this.channel;
+    if (!channel) return;
+    if (message === null) {
+      // the broker cancelled the consumer: the inbox was deleted (the client with it)
+      this.close(CLOSE.policy, 'the inbox no longer exists');
+      return;
+    }
+    const read = readEnvelope(message.content);
+    if (!read.ok) {
+      this.logger.warn(`dead-lettering an unreadable message in ${this.principal.clientId}'s inbox: ${read.reason}`);
+      ignoreClosed(() => channel.nack(message, false, false));
+      return;
+    }
+    if (this.ws.readyState !== WebSocket.OPEN) return; // left unacked: back to the inbox when the channel closes
+    this.ws.send(JSON.stringify({ type: 'message', ...read.envelope }), (error) => {
+      if (!error && !this.stopped) ignoreClosed(() => channel.ack(message));
+    });
+  }
+
+  private async onFrame(data: RawData, isBinary: boolean): Promise<void> {
+    if (this.stopped) return;
+    let frame: Record<string, unknown>;
+    try {
+      const parsed: unknown = isBinary ? undefined : JSON.parse(data.toString());
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      frame = parsed as Record<string, unknown>;
+    } catch {
+      this.reply({ type: 'error', reason: 'a frame must be a JSON object as text: {"type":"send","topic":…,"message":…} or {"type":"notify","message":…}' });
+      return;
+    }
+    const requestId = typeof frame['request_id'] === 'string' ? { request_id: frame['request_id'] } : {};
+    try {
+      // every frame re-checks the token: a revoked or expired one stops the session at once
+      await this.deps.authenticator.authenticate(this.token);
+      const { type, ...body } = frame;
+      let messageId: string;
+      if (type === 'send') messageId = await this.deps.sendMessage.execute(this.principal.clientId, body);
+      else if (type === 'notify') messageId = await this.deps.notify.execute(this.principal.clientId, body);
+      else {
+        this.reply({ type: 'error', reason: `unknown frame type ${JSON.stringify(type)}: use send or notify`, ...requestId });
+        return;
+      }
+      this.reply({ type: 'ack', message_id: messageId, ...requestId });
+    } catch (error) {
+      if (error instanceof InvalidTokenError) {
+        this.reply({ type: 'error', reason: error.message, ...requestId });
+        this.close(CLOSE.policy, error.message);
+        return;
+      }
+      this.reply({ type: 'error', reason: this.reasonOf(error), ...requestId });
+    }
+  }
+
+  private reply(frame: Record<string, unknown>): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
+  private reasonOf(error: unknown): string {
+    if (error instanceof HttpException) {
+      const response = error.getResponse();
+      const message = typeof response === 'object' && response !== null ? (response as { message?: unknown }).message : response;
+      return Array.isArray(message) ? message.join('; ') : String(message ?? error.message);
+    }
+    this.logger.error(`a frame from ${this.principal.clientId} failed: ${(error as Error).message}`);
+    return 'internal error';
+  }
+
+  /** Pings every 30 s; a peer that did not answer the last ping is gone, and its unacked messages go back. */
+  private keepAlive(): void {
+    let alive = true;
+    this.ws.on('pong', () => (alive = true));
+    const timer = setInterval(() => {
+      if (!alive) return void this.ws.terminate();
+      alive = false;
+      this.ws.ping();
+    }, HEARTBEAT_MS);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private closeWhenTokenExpires(): void {
+    const timer = setTimeout(() => this.close(CLOSE.policy, 'the token has expired'), Math.min(MAX_TIMER_MS, Math.max(0, this.principal.expiresAt.getTime() - Date.now())));
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
+
+function ignoreClosed(settle: () => void): void {
+  try {
+    settle();
+  } catch {
+    // the channel closed meanwhile: the broker requeues the message
+  }
+}

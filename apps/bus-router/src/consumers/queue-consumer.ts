@@ -1,0 +1,208 @@
+import { Logger } from '@nestjs/common';
+import type { ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import { REJECTION_REASON_HEADER } from '@purple/messaging';
+import { backoffDelay } from '@purple/platform';
+import { Delivery, DeliveryHandler, Disposition, pause } from './delivery';
+
+/** Where consumers get the app's one broker connection from. */
+export interface ConnectionSource {
+  /** The current connection, waiting while there is none; rejects once `signal` aborts. */
+  connect(signal: AbortSignal): Promise<ChannelModel>;
+}
+
+export interface QueueConsumerOptions {
+  queue: string;
+  /** where a message the handler refuses goes, with the reason in a header */
+  deadLetterExchange: string;
+  deadLetterRoutingKey: string;
+  /** backoff between attempts while the queue does not exist yet or the connection is down */
+  retryBaseMs: number;
+  retryMaxMs: number;
+}
+
+const MAX_REASON_LENGTH = 1000;
+
+/**
+ * Consumes one queue, one message at a time (prefetch 1, handled in order), on a confirm channel of its own on
+ * the app's connection, so the handler's publish and the ack travel on the same channel and one queue's trouble
+ * (it does not exist yet, it was deleted) closes only its own channel. It starts again, with backoff, whenever
+ * the channel closes, until stopped. Stopping lets the message in hand finish; anything unacked goes back to the
+ * queue when the channel closes.
+ */
+export class QueueConsumer {
+  private readonly logger: Logger;
+  private readonly stopping = new AbortController();
+  private running?: Promise<void>;
+  private ended = false;
+
+  constructor(
+    private readonly source: ConnectionSource,
+    readonly options: QueueConsumerOptions,
+    private readonly handler: DeliveryHandler,
+  ) {
+    this.logger = new Logger(`Consumer ${options.queue}`);
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  /** true once it no longer consumes: stopped, or it stopped itself (requeue-and-stop) */
+  get stopped(): boolean {
+    return this.ended;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.running;
+  }
+
+  private async run(): Promise<void> {
+    const { signal } = this.stopping;
+    let failures = 0;
+    let reportedMissing = false;
+    while (!signal.aborted) {
+      try {
+        const connection = await this.source.connect(signal);
+        const outcome = await this.consumeUntilClosed(connection);
+        if (outcome === 'stop') break;
+        failures = 0;
+        reportedMissing = false;
+      } catch (error) {
+        if (signal.aborted) break;
+        if (isNotFound(error)) {
+          // a new client's queues may be created a moment after its row; a deleted client's consumer is stopped soon
+          const log = reportedMissing ? 'debug' : 'warn';
+          this.logger[log](`queue ${this.options.queue} does not exist (yet); retrying`);
+          reportedMissing = true;
+        } else {
+          this.logger.warn(`consuming ${this.options.queue} failed: ${describe(error)}; retrying`);
+        }
+      }
+      if (!(await pause(backoffDelay(failures++, this.options.retryBaseMs, this.options.retryMaxMs), signal))) break;
+    }
+    this.ended = true;
+  }
+
+  /** Consumes until the channel closes, the broker cancels the consumer, or the consumer is stopped. */
+  private async consumeUntilClosed(connection: ChannelModel): Promise<'closed' | 'stop'> {
+    const channel = await connection.createConfirmChannel();
+    // aborted when this channel's session ends, for whatever reason
+    const session = new AbortController();
+    const endSession = () => session.abort();
+    let open = true;
+    let closeReason: unknown;
+    channel.on('error', (error: unknown) => (closeReason = error));
+    channel.on('close', () => {
+      open = false;
+      endSession();
+    });
+    this.stopping.signal.addEventListener('abort', endSession, { once: true });
+    let outcome: 'closed' | 'stop' = 'closed';
+    try {
+      await channel.checkQueue(this.options.queue);
+      await channel.prefetch(1);
+      let inHand = Promise.resolve();
+      const { consumerTag } = await channel.consume(this.options.queue, (message) => {
+        // null: the broker cancelled the consumer because the queue was deleted
+        if (message === null) return endSession();
+        inHand = inHand.then(async () => {
+          if ((await this.process(channel, consumerTag, message, session.signal)) === 'stop') {
+            outcome = 'stop';
+            endSession();
+          }
+        });
+      });
+      this.logger.debug(`consuming ${this.options.queue}`);
+      await new Promise<void>((resolve) => (session.signal.aborted ? resolve() : session.signal.addEventListener('abort', () => resolve())));
+      if (open) await channel.cancel(consumerTag).catch(() => undefined);
+      await inHand;
+      if (closeReason && !this.stopping.signal.aborted) this.logger.warn(`channel for ${this.options.queue} closed: ${describe(closeReason)}`);
+      return outcome;
+    } finally {
+      this.stopping.signal.removeEventListener('abort', endSession);
+      if (open) await channel.close().catch(() => undefined);
+    }
+  }
+
+  private async process(channel: ConfirmChannel, consumerTag: string, message: ConsumeMessage, signal: AbortSignal): Promise<'continue' | 'stop'> {
+    const delivery: Delivery = {
+      message,
+      signal,
+      publish: (exchange, routingKey, content, options) => confirmedPublish(channel, exchange, routingKey, content, options),
+    };
+    let disposition: Disposition;
+    try {
+      disposition = await this.handler(delivery);
+    } catch (error) {
+      // a fault of ours must neither lose the message nor redeliver it forever
+      this.logger.error(`handling a message from ${this.options.queue} failed: ${describe(error)}`);
+      disposition = { action: 'dead-letter', reason: `router error: ${describe(error)}` };
+    }
+    try {
+      switch (disposition.action) {
+        case 'ack':
+          channel.ack(message);
+          return 'continue';
+        case 'dead-letter':
+          await this.deadLetter(channel, message, disposition.reason);
+          return 'continue';
+        case 'requeue-and-stop':
+          // cancel first, so the broker does not hand the message straight back to this consumer
+          await channel.cancel(consumerTag);
+          channel.nack(message, false, true);
+          return 'stop';
+        case 'release':
+          return 'continue';
+      }
+    } catch (error) {
+      // the channel is gone: the unacked message returns to the queue by itself
+      this.logger.warn(`could not settle a message from ${this.options.queue}: ${describe(error)}`);
+    }
+    return 'continue';
+  }
+
+  /** Republishes to the dead-letter exchange with the reason, waits for the confirm, then acks. */
+  private async deadLetter(channel: ConfirmChannel, message: ConsumeMessage, reason: string): Promise<void> {
+    const { deadLetterExchange, deadLetterRoutingKey, queue } = this.options;
+    this.logger.warn(`dead-lettering a message from ${queue}: ${reason}`);
+    try {
+      await confirmedPublish(channel, deadLetterExchange, deadLetterRoutingKey, message.content, {
+        ...message.properties,
+        persistent: true,
+        headers: {
+          ...message.properties.headers,
+          [REJECTION_REASON_HEADER]: reason.slice(0, MAX_REASON_LENGTH),
+          'x-original-exchange': message.fields.exchange,
+          'x-original-routing-key': message.fields.routingKey,
+          'x-original-queue': queue,
+        },
+      });
+      channel.ack(message);
+    } catch {
+      // the queue's own dead-letter settings still catch it, without the reason
+      channel.nack(message, false, false);
+    }
+  }
+}
+
+/** Publishes and resolves on the broker's confirm; rejects on a nack or a closed channel. */
+export function confirmedPublish(
+  channel: ConfirmChannel,
+  exchange: string,
+  routingKey: string,
+  content: Buffer,
+  options: Options.Publish,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    try {
+      channel.publish(exchange, routingKey, content, options, (error: unknown) => (error ? reject(error) : resolve()));
+    } catch (error) {
+      reject(error);
+    }
+  });
+}
+
+const isNotFound = (error: unknown) => (error as { code?: number })?.code === 404;
+
+const describe = (error: unknown) => (error instanceof Error ? error.message.split('\n')[0] : String(error));

@@ -1,0 +1,21 @@
+import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RETRY_MAX_DELAY_MS } from '@purple/checking';
+import { CommonEnv } from '@purple/platform';
+import { Type } from 'class-transformer';
+import { IsInt, Max, Min } from 'class-validator';
+
+/** The result-consumer's own variables, on top of every app's. */
+export class ResultConsumerEnv extends CommonEnv {
+  /** detection responses larger than this are dead-lettered unread */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(134_217_728)
+  MAX_MESSAGE_BYTES = DEFAULT_MAX_MESSAGE_BYTES;
+
+  /** longest pause before a message that failed for a temporary reason (database down) goes back to the queue */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(300_000)
+  RETRY_MAX_DELAY_MS = DEFAULT_RETRY_MAX_DELAY_MS;
+}

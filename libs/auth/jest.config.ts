@@ -1,0 +1,7 @@
+export default {
+  displayName: 'auth',
+  preset: '../../jest.preset.js',
+  rootDir: __dirname,
+  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
+  coverageDirectory: '../../coverage/libs/auth',
+};

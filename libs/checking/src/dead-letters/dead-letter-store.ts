@@ -1,0 +1,132 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { connected } from '../database';
+import { NewDeadLetter } from './dead-letter-of';
+
+/** A dead letter without its body, which may be megabytes: the list shows its size and a preview. */
+export interface DeadLetterSummary {
+  id: string;
+  queue: string;
+  reason: string;
+  messageId: string | null;
+  correlationId: string | null;
+  routingKey: string | null;
+  headers: Record<string, unknown>;
+  deadLetteredAt: Date;
+  replayedAt: Date | null;
+  replayOutcome: string | null;
+  bodyBytes: number;
+  /** the start of the body as UTF-8 text */
+  bodyPreview: string;
+}
+
+export interface DeadLetter extends DeadLetterSummary {
+  body: Buffer;
+}
+
+export interface DeadLetterFilter {
+  queue?: string;
+  /** true: only replayed ones; false: only those still waiting */
+  replayed?: boolean;
+  limit: number;
+  offset: number;
+}
+
+export const BODY_PREVIEW_BYTES = 2048;
+
+interface DeadLetterRow {
+  id: string;
+  queue: string;
+  reason: string;
+  message_id: string | null;
+  correlation_id: string | null;
+  routing_key: string | null;
+  headers: Record<string, unknown>;
+  dead_lettered_at: Date;
+  replayed_at: Date | null;
+  replay_outcome: string | null;
+  body_bytes: number;
+  body_preview: Buffer;
+}
+
+const SUMMARY_COLUMNS = `id, queue, reason, message_id, correlation_id, routing_key, headers, dead_lettered_at,
+  replayed_at, replay_outcome, octet_length(body) AS body_bytes, substring(body FROM 1 FOR ${BODY_PREVIEW_BYTES}) AS body_preview`;
+
+@Injectable()
+export class DeadLetterStore {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Stores a dead letter; returns its id. With `skipIfKnown` (a redelivery from the dead-letter queue, which may
+   * have been stored before the ack was lost) an identical record is not stored twice: returns null instead.
+   */
+  async insert(deadLetter: NewDeadLetter, skipIfKnown: boolean): Promise<string | null> {
+    const d = deadLetter;
+    const rows = (await connected(this.dataSource).query(
+      `INSERT INTO dead_letter (queue, reason, message_id, correlation_id, routing_key, headers, body)
+       SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::bytea
+        WHERE NOT $8::boolean OR NOT EXISTS (
+              SELECT 1 FROM dead_letter
+               WHERE queue = $1 AND reason = $2 AND message_id IS NOT DISTINCT FROM $3 AND body = $7)
+       RETURNING id`,
+      [d.queue, d.reason, d.messageId, d.correlationId, d.routingKey, JSON.stringify(d.headers), d.body, skipIfKnown],
+    )) as Array<{ id: string }>;
+    return rows[0]?.id ?? null;
+  }
+
+  async find(id: string): Promise<DeadLetter | null> {
+    const [row] = (await connected(this.dataSource).query(`SELECT ${SUMMARY_COLUMNS}, body FROM dead_letter WHERE id = $1`, [
+      id,
+    ])) as Array<DeadLetterRow & { body: Buffer }>;
+    return row ? { ...summaryOf(row), body: row.body } : null;
+  }
+
+  async list(filter: DeadLetterFilter): Promise<{ items: DeadLetterSummary[]; total: number }> {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (filter.queue !== undefined) {
+      params.push(filter.queue);
+      conditions.push(`queue = $${params.length}`);
+    }
+    if (filter.replayed !== undefined) conditions.push(filter.replayed ? 'replayed_at IS NOT NULL' : 'replayed_at IS NULL');
+    const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+    const manager = connected(this.dataSource);
+    const [{ total }] = (await manager.query(`SELECT count(*)::int AS total FROM dead_letter ${where}`, params)) as Array<{
+      total: number;
+    }>;
+    const rows = (await manager.query(
+      `SELECT ${SUMMARY_COLUMNS} FROM dead_letter ${where}
+        ORDER BY dead_lettered_at DESC, id
+        LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      [...params, filter.limit, filter.offset],
+    )) as DeadLetterRow[];
+    return { items: rows.map(summaryOf), total };
+  }
+
+  async markReplayed(id: string, outcome: string): Promise<Date> {
+    const [row] = (await connected(this.dataSource).query(
+      `UPDATE dead_letter SET replayed_at = now(), replay_outcome = $2 WHERE id = $1 RETURNING replayed_at`,
+      [id, outcome],
+    )) as [Array<{ replayed_at: Date }>, number];
+    return row[0].replayed_at;
+  }
+}
+
+function summaryOf(row: DeadLetterRow): DeadLetterSummary {
+  return {
+    id: row.id,
+    queue: row.queue,
+    reason: row.reason,
+    messageId: row.message_id,
+    correlationId: row.correlation_id,
+    routingKey: row.routing_key,
+    headers: row.headers,
+    deadLetteredAt: row.dead_lettered_at,
+    replayedAt: row.replayed_at,
+    replayOutcome: row.replay_outcome,
+    bodyBytes: row.body_bytes,
+    // a multi-byte character cut at the end shows as U+FFFD, which is fine for a preview
+    bodyPreview: row.body_preview.toString('utf8'),
+  };
+}

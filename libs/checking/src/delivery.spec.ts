@@ -1,0 +1,41 @@
+import { QueryFailedError } from 'typeorm';
+import { decideOnFailure, retryDelayMs } from './delivery';
+import { DatabaseUnavailableError, RejectedMessageError, isTransientFailure } from './errors';
+
+const pgError = (code: string, message = 'failed') => new QueryFailedError('SELECT 1', [], Object.assign(new Error(message), { code }));
+
+describe('isTransientFailure', () => {
+  it('retries when the database is unreachable or a transaction lost a race', () => {
+    expect(isTransientFailure(new DatabaseUnavailableError())).toBe(true);
+    expect(isTransientFailure(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(isTransientFailure(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isTransientFailure(pgError('57P01', 'terminating connection due to administrator command'))).toBe(true);
+    expect(isTransientFailure(pgError('08006'))).toBe(true);
+    expect(isTransientFailure(pgError('40P01', 'deadlock detected'))).toBe(true);
+  });
+
+  it('does not retry bad input or data the database refuses', () => {
+    expect(isTransientFailure(new RejectedMessageError(['timestamp is required']))).toBe(false);
+    expect(isTransientFailure(pgError('22P02', 'invalid input syntax for type uuid'))).toBe(false);
+    expect(isTransientFailure(pgError('23505', 'duplicate key'))).toBe(false);
+    expect(isTransientFailure(new TypeError('x is undefined'))).toBe(false);
+    expect(isTransientFailure('a string')).toBe(false);
+  });
+});
+
+describe('decideOnFailure', () => {
+  it('retries after a pause that grows with redeliveries, up to the maximum', () => {
+    const first = decideOnFailure(new DatabaseUnavailableError(), {}, 10_000);
+    expect(first).toMatchObject({ action: 'retry', reason: 'database not connected' });
+    expect((first as { delayMs: number }).delayMs).toBeLessThanOrEqual(500);
+    expect(retryDelayMs({ 'x-delivery-count': 20 }, 2_000)).toBeLessThanOrEqual(2_000);
+    expect(retryDelayMs({ 'x-delivery-count': 20 }, 2_000)).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('dead-letters everything else with the reason', () => {
+    expect(decideOnFailure(new RejectedMessageError(['bad'], 'invalid execution result'), {})).toEqual({
+      action: 'dead-letter',
+      reason: 'invalid execution result: bad',
+    });
+  });
+});

@@ -1,0 +1,66 @@
+import type { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
+import type { EntityManager } from 'typeorm';
+import { decideVerdict, isFinalVerdict } from './decide-verdict';
+
+interface ExecutionRow {
+  executed_at: Date;
+  verdict: Verdict;
+  detection_latency_ms: string | null;
+  verdict_at: Date | null;
+}
+
+/**
+ * Recomputes an execution's verdict from its tasks and results and stores it (with the detection latency, and
+ * `verdict_at` when the verdict becomes final). Must run inside the caller's transaction: it locks the execution
+ * row, so concurrent results of one execution roll up one after the other and never overwrite each other.
+ * Used by the result consumer after storing a result and by the dispatcher after timing a task out.
+ */
+export async function rollUpVerdict(manager: EntityManager, executionId: string): Promise<Verdict> {
+  if (!manager.queryRunner?.isTransactionActive) {
+    throw new Error('rollUpVerdict must run inside a transaction (it locks the execution row)');
+  }
+  const [execution] = (await manager.query(
+    `SELECT executed_at, verdict, detection_latency_ms, verdict_at FROM execution WHERE id = $1 FOR UPDATE`,
+    [executionId],
+  )) as ExecutionRow[];
+  if (!execution) throw new Error(`execution ${executionId} does not exist`);
+
+  const tasks = (await manager.query(`SELECT id, status, attempts FROM detection_task WHERE execution_id = $1`, [
+    executionId,
+  ])) as Array<{ id: string; status: TaskStatus; attempts: number }>;
+  const results = (await manager.query(
+    `SELECT r.task_id, r.attempt, r.status, r.matched_event_at, r.result_at
+       FROM detection_result r JOIN detection_task t ON t.id = r.task_id
+      WHERE t.execution_id = $1`,
+    [executionId],
+  )) as Array<{ task_id: string; attempt: number; status: ResultStatus; matched_event_at: Date | null; result_at: Date }>;
+
+  const decision = decideVerdict({
+    executedAt: execution.executed_at,
+    tasks,
+    results: results.map((r) => ({
+      taskId: r.task_id,
+      attempt: r.attempt,
+      status: r.status,
+      matchedEventAt: r.matched_event_at,
+      resultAt: r.result_at,
+    })),
+  });
+
+  const latency = decision.latencyMs === null ? null : String(Math.round(decision.latencyMs));
+  if (decision.verdict === execution.verdict && latency === execution.detection_latency_ms) return execution.verdict;
+
+  // verdict_at is when the verdict became final: kept while a final verdict only refines its latency
+  const verdictAt = !isFinalVerdict(decision.verdict)
+    ? null
+    : decision.verdict === execution.verdict && execution.verdict_at
+      ? execution.verdict_at
+      : new Date();
+  await manager.query(`UPDATE execution SET verdict = $2, detection_latency_ms = $3, verdict_at = $4 WHERE id = $1`, [
+    executionId,
+    decision.verdict,
+    latency,
+    verdictAt,
+  ]);
+  return decision.verdict;
+}

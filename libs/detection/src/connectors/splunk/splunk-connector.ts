@@ -1,0 +1,136 @@
+import 'reflect-metadata';
+import { backoffDelay } from '@purple/platform';
+import { Clock, systemClock } from '../../semantics/clock';
+import { QuerySyntax } from '../../semantics/query-template';
+import { ConnectorError, DetectionConnector, MatchedEvent, SearchOutcome, SearchRequest } from '../connector';
+import { HttpAnswer, retryAfterMs, sendHttp } from '../http-client';
+import { parseSplunkExport, parseSplunkTime, splunkErrorText } from './splunk-export';
+import { SplunkSettings } from './splunk-settings';
+
+/** A search's export is read up to this size; the events beyond it only count as "at least this many". */
+const MAX_EXPORT_BYTES = 5 * 1024 * 1024;
+/** evidence kept per match */
+const MAX_EVIDENCE = 20;
+
+/**
+ * SPL string literals: double quotes, backslash escapes. A value is escaped for the inside of one (`\` and `"`
+ * backslash-escaped; control characters, which could end the search line, become spaces).
+ */
+export const SPLUNK_QUERY_SYNTAX: QuerySyntax = {
+  quote: '"',
+  escapeChar: '\\',
+  // eslint-disable-next-line no-control-regex
+  escape: (value) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\u0000-\u001f\u007f]/g, ' '),
+  formatTime: (time) => String(Math.floor(time.getTime() / 1000)),
+};
+
+/**
+ * Splunk through its REST API: `POST /services/search/jobs/export` (form: search, earliest_time, latest_time,
+ * output_mode=json), authenticated with a token (`Authorization: Bearer`) or basic auth. 401/403 and refused
+ * searches end the task at once; 429 (and 503 with Retry-After) waits for Retry-After, or a short backoff, when that
+ * fits in the search's time, and is otherwise retried at the next interval, as are 5xx and network failures.
+ */
+export class SplunkConnector implements DetectionConnector {
+  readonly name = 'splunk';
+  readonly syntax = SPLUNK_QUERY_SYNTAX;
+  private readonly exportUrl: URL;
+  private readonly authorization: string;
+
+  constructor(
+    private readonly settings: SplunkSettings,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.exportUrl = new URL(`${settings.url}/services/search/jobs/export`);
+    this.authorization =
+      'token' in settings.auth
+        ? `Bearer ${settings.auth.token}`
+        : `Basic ${Buffer.from(`${settings.auth.username}:${settings.auth.password}`).toString('base64')}`;
+  }
+
+  async search(request: SearchRequest, signal: AbortSignal): Promise<SearchOutcome> {
+    const startedAt = this.clock.now();
+    const search = asSearchCommand(request.query);
+    const form = new URLSearchParams({
+      search,
+      earliest_time: SPLUNK_QUERY_SYNTAX.formatTime(request.earliest),
+      latest_time: SPLUNK_QUERY_SYNTAX.formatTime(request.latest),
+      output_mode: 'json',
+    });
+    for (let rateLimited = 0; ; rateLimited++) {
+      const answer = await sendHttp('splunk', {
+        method: 'POST',
+        url: this.exportUrl,
+        headers: {
+          authorization: this.authorization,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: form.toString(),
+        signal,
+        verifyTls: this.settings.verifyTls,
+        maxBodyBytes: MAX_EXPORT_BYTES,
+      });
+      if (answer.status === 200) return this.outcomeOf(answer, request, search);
+      if (answer.status === 401 || answer.status === 403) {
+        throw new ConnectorError(`splunk refused the credentials (HTTP ${answer.status})`, false);
+      }
+      const askedToWait = retryAfterMs(answer.headers['retry-after'], this.clock.now());
+      // 503 is a rate limit only when it says how long to wait; otherwise a server error like the other 5xx
+      if (answer.status === 429 || (answer.status === 503 && askedToWait !== undefined)) {
+        const wait = askedToWait ?? backoffDelay(rateLimited, 500, 5000);
+        const timeLeft = request.timeoutMs - (this.clock.now() - startedAt);
+        if (wait > this.settings.maxRetryAfterMs || wait >= timeLeft) {
+          throw new ConnectorError(
+            `splunk is rate limiting (HTTP ${answer.status}) and asked to wait ${Math.ceil(wait / 1000)} s`,
+            true,
+            wait,
+          );
+        }
+        await this.clock.sleep(wait, signal);
+        continue;
+      }
+      const detail = splunkDetail(answer);
+      if (answer.status >= 500) throw new ConnectorError(`splunk answered HTTP ${answer.status}${detail}`, true);
+      throw new ConnectorError(`splunk refused the search (HTTP ${answer.status})${detail}`, false);
+    }
+  }
+
+  private outcomeOf(answer: HttpAnswer, request: SearchRequest, search: string): SearchOutcome {
+    const exported = parseSplunkExport(answer.body, answer.truncated);
+    const error = splunkErrorText(exported.messages);
+    if (error !== undefined) throw new ConnectorError(`splunk refused the search: ${error}`, false);
+    const link = this.settings.webUrl
+      ? `${this.settings.webUrl}/app/search/search?${new URLSearchParams({
+          q: search,
+          earliest: SPLUNK_QUERY_SYNTAX.formatTime(request.earliest),
+          latest: SPLUNK_QUERY_SYNTAX.formatTime(request.latest),
+        })}`
+      : undefined;
+    const events: MatchedEvent[] = exported.results.slice(0, MAX_EVIDENCE).map((result) => {
+      const id = firstText(result['_cd'], result['event_id'], result['_serial']);
+      const eventTime = parseSplunkTime(result['_time']);
+      return { ...(id !== undefined && { id }), ...(link !== undefined && { link }), ...(eventTime && { eventTime }) };
+    });
+    return { eventsFound: exported.results.length, events, rawOutput: answer.body };
+  }
+}
+
+/** The export endpoint needs a search command first: `search …` or a generating `| …` command. */
+export function asSearchCommand(query: string): string {
+  const trimmed = query.trim();
+  return trimmed.startsWith('|') || /^search\s/i.test(trimmed) ? trimmed : `search ${trimmed}`;
+}
+
+function splunkDetail(answer: HttpAnswer): string {
+  try {
+    const text = splunkErrorText(parseSplunkExport(answer.body, answer.truncated).messages);
+    return text ? `: ${text}` : '';
+  } catch {
+    return '';
+  }
+}
+
+function firstText(...values: unknown[]): string | undefined {
+  for (const value of values) if ((typeof value === 'string' && value !== '') || typeof value === 'number') return String(value);
+  return undefined;
+}

@@ -1,0 +1,16 @@
+import 'reflect-metadata';
+export * from './connectors/connector';
+export * from './connectors/registry';
+export * from './connectors/http-client';
+export * from './connectors/api-connectors';
+export * from './connectors/splunk/splunk-settings';
+export * from './connectors/splunk/splunk-export';
+export * from './connectors/splunk/splunk-connector';
+export * from './semantics/clock';
+export * from './semantics/query-template';
+export * from './semantics/settings';
+export * from './semantics/run-detection';
+export * from './worker/worker-settings';
+export * from './worker/answer-detection-task';
+export * from './worker/detection-task-consumer';
+export * from './worker/detection-worker.module';

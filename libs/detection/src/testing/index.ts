@@ -1,0 +1,3 @@
+export * from './fake-splunk';
+export * from './checking-queues';
+export * from './service-process';

@@ -1,0 +1,73 @@
+/// <reference types="jest" />
+import { DynamicModule, INestApplication } from '@nestjs/common';
+import { CommonEnv } from '@purple/platform';
+import { AppName } from '@purple/topology';
+import { BrokerNamespace, createBrokerNamespace } from './broker';
+import { TestDatabase, createTestDatabase } from './database';
+import { connectedUsers, eventually, expectedRole, health, startTestService } from './service';
+
+/**
+ * The workspace contract every app keeps: it connects to RabbitMQ as its own user and to PostgreSQL, is ready only
+ * when both answer (503 with the reason otherwise), and closes its connections when stopped.
+ */
+export function describeServiceLifecycle(
+  app: AppName,
+  register: (env: CommonEnv) => DynamicModule,
+  extraEnv: () => Record<string, string> = () => ({}),
+): void {
+  describe(`${app} service lifecycle`, () => {
+    let broker: BrokerNamespace;
+    let db: TestDatabase;
+
+    beforeAll(async () => {
+      [broker, db] = await Promise.all([createBrokerNamespace(), createTestDatabase()]);
+    });
+    afterAll(async () => {
+      await Promise.all([broker?.dispose(), db?.drop()]);
+    });
+
+    it(`connects as its own broker user, becomes ready, and disconnects when closed`, async () => {
+      const role = expectedRole(app, broker);
+      const service = await startTestService(app, register, broker, db.url, extraEnv());
+      try {
+        expect((await health(service, 'live')).status).toBe(200);
+        const ready = await eventually(async () => ((await health(service, 'ready')).status === 200 ? health(service, 'ready') : null));
+        expect(ready.body.checks).toEqual({ database: 'up', broker: 'up' });
+        await eventually(async () => (await connectedUsers(broker, role.vhost)).includes(role.user));
+      } finally {
+        await service.close();
+      }
+      await eventually(async () => !(await connectedUsers(broker, role.vhost)).includes(role.user));
+    });
+
+    it('is not ready (503, with the reason) while the broker is unreachable', async () => {
+      const service = await startTestService(app, register, broker, db.url, { ...extraEnv(), RABBITMQ_PORT: '1' });
+      try {
+        const { status, body } = await eventually(async () => {
+          const h = await health(service, 'ready');
+          return h.body.checks?.['database'] === 'up' ? h : null;
+        });
+        expect(status).toBe(503);
+        expect(body.checks?.['broker']).toBe('not connected');
+        expect((await health(service, 'live')).status).toBe(200);
+      } finally {
+        await service.close();
+      }
+    });
+
+    it('is not ready (503, with the reason) while the database is unreachable', async () => {
+      const unreachable = 'postgres://postgres@127.0.0.1:1/nowhere';
+      const service: INestApplication = await startTestService(app, register, broker, unreachable, extraEnv());
+      try {
+        const { status, body } = await eventually(async () => {
+          const h = await health(service, 'ready');
+          return h.body.checks?.['broker'] === 'up' ? h : null;
+        });
+        expect(status).toBe(503);
+        expect(body.checks?.['database']).toBe('not connected');
+      } finally {
+        await service.close();
+      }
+    });
+  });
+}
