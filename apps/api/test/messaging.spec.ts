@@ -236,6 +236,8 @@ describe('api: send, notify, receive and dead letters (real broker and database)
       });
       down = await startApi(env);
       downApi = new ApiClient(await baseUrl(down));
+      // ready for the database only: the broker stays unreachable
+      await eventually(async () => (await downApi.request('GET', '/health/ready')).body?.checks?.database === 'up', 20_000, 100);
     }, 60_000);
     afterAll(() => down?.close(), 30_000);
 

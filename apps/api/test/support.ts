@@ -137,8 +137,10 @@ export async function startHarness(extra: Record<string, string> = {}): Promise<
 /** A channel as the namespace's `soar_admin`, to look into queues and to play the bus-router's part. */
 export async function adminChannel(broker: BrokerNamespace): Promise<{ channel: amqp.ConfirmChannel; close(): Promise<void> }> {
   const connection = await amqp.connect(broker.amqpUrl('soar_admin', SOAR_VHOST));
+  connection.on('error', () => undefined);
   const channel = await connection.createConfirmChannel();
-  return { channel, close: () => connection.close() };
+  channel.on('error', () => undefined);
+  return { channel, close: () => connection.close().catch(() => undefined) };
 }
 
 /** What the bus-router would put into an inbox: an envelope, through `soar-direct`, confirmed. */
@@ -154,14 +156,21 @@ export async function deliverToInbox(
   return messageId;
 }
 
-/** Takes (and acks) every message in a queue, in order. */
-export async function drain(channel: amqp.Channel, queue: string): Promise<amqp.GetMessage[]> {
-  const messages: amqp.GetMessage[] = [];
-  for (;;) {
-    const message = await channel.get(queue, { noAck: true });
-    if (message === false) return messages;
-    messages.push(message);
+/**
+ * Takes (and acks) every message in a queue, in order. A consumer rather than basic.get, which quorum queues with a
+ * single active consumer (outboxes, broadcast queues) refuse; "every" is what arrives until the queue is empty.
+ */
+export async function drain(channel: amqp.ConfirmChannel, queue: string): Promise<amqp.ConsumeMessage[]> {
+  const messages: amqp.ConsumeMessage[] = [];
+  const { consumerTag } = await channel.consume(queue, (message) => message && messages.push(message), { noAck: true });
+  try {
+    await eventually(async () => (await channel.checkQueue(queue)).messageCount === 0, 10_000, 50);
+    // deliveries already on their way
+    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    await channel.cancel(consumerTag);
   }
+  return messages;
 }
 
 /** Messages ready in a queue, from the management API (its statistics lag by a few seconds at most). */

@@ -1,4 +1,5 @@
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { messagesDeadLettered, reasonCategory } from './metrics';
 
 /** Header carrying why the app dead-lettered a message (RabbitMQ's own `x-death` only says "rejected"). */
 export const REJECTION_REASON_HEADER = 'x-rejection-reason';
@@ -35,6 +36,7 @@ export function deadLetterWithReason(deadLetterExchange: string, queue: string) 
         );
       });
       channel.ack(msg);
+      messagesDeadLettered.inc({ queue, reason: reasonCategory(reason) });
     } catch {
       channel.nack(msg, false, false);
     }

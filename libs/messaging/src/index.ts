@@ -4,3 +4,4 @@ export * from './dead-letter';
 export * from './publisher';
 export * from './messaging.module';
 export * from './service';
+export * from './metrics';

@@ -1,8 +1,10 @@
 import { MessageHandlerErrorBehavior, RabbitMQModule } from '@golevelup/nestjs-rabbitmq';
 import { DynamicModule, Logger, Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { CommonEnv } from '@purple/platform';
 import { AppName, AppRole, roleOf } from '@purple/topology';
 import { BrokerConnector } from './broker-connector';
+import { MessageMetricsInterceptor } from './metrics';
 import { ConfirmedPublisher } from './publisher';
 import { APP_ROLE } from './tokens';
 
@@ -58,6 +60,7 @@ export class MessagingModule {
         },
         BrokerConnector,
         ConfirmedPublisher,
+        { provide: APP_INTERCEPTOR, useClass: MessageMetricsInterceptor },
       ],
       exports: [RabbitMQModule, APP_ROLE, BrokerConnector, ConfirmedPublisher],
     };

@@ -1,6 +1,7 @@
 import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { messagesPublished } from './metrics';
 
 export interface PublishOptions {
   messageId?: string;
@@ -45,6 +46,7 @@ export class ConfirmedPublisher {
     } catch (error) {
       throw new BrokerUnavailableError(`broker did not confirm the message: ${(error as Error).message}`);
     }
+    messagesPublished.inc({ exchange, routing_key: routingKey });
     return messageId;
   }
 }

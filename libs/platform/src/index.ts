@@ -7,3 +7,4 @@ export * from './platform.module';
 export * from './bootstrap';
 export * from './fatal';
 export * from './secret-box';
+export * from './metrics';

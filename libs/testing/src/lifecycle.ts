@@ -4,7 +4,7 @@ import { CommonEnv } from '@purple/platform';
 import { AppName } from '@purple/topology';
 import { BrokerNamespace, createBrokerNamespace } from './broker';
 import { TestDatabase, createTestDatabase } from './database';
-import { connectedUsers, eventually, expectedRole, health, startTestService } from './service';
+import { baseUrl, connectedUsers, eventually, expectedRole, health, startTestService } from './service';
 
 /**
  * The workspace contract every app keeps: it connects to RabbitMQ as its own user and to PostgreSQL, is ready only
@@ -34,6 +34,11 @@ export function describeServiceLifecycle(
         const ready = await eventually(async () => ((await health(service, 'ready')).status === 200 ? health(service, 'ready') : null));
         expect(ready.body.checks).toEqual({ database: 'up', broker: 'up' });
         await eventually(async () => (await connectedUsers(broker, role.vhost)).includes(role.user));
+        const metrics = await fetch(`${await baseUrl(service)}/metrics`);
+        expect(metrics.status).toBe(200);
+        const text = await metrics.text();
+        expect(text).toContain(`process_cpu_user_seconds_total{app="${app}"}`);
+        expect(text).toMatch(new RegExp(`purple_http_requests_total\\{[^}]*route="/health/ready"[^}]*app="${app}"`));
       } finally {
         await service.close();
       }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AccessTokenIssuer, IssuedToken, SCOPES, Scope, decoySecretHash, isScope, parseScopes, verifyClientSecret } from '@purple/auth';
+import { BusClientEntity } from '@purple/persistence';
 import { ClientRepository } from '../clients/client.repository';
 import { LoginRateLimiter } from './login-rate-limiter';
 import { TokenError } from './token-error';
@@ -21,9 +22,16 @@ export class IssueTokenUseCase {
     const attempt = this.limiter.begin(request.clientId, sourceAddress);
     if ('retryAfterSeconds' in attempt) throw TokenError.tooManyAttempts(attempt.retryAfterSeconds);
 
-    const client = await this.clients.findById(request.clientId);
-    // an unknown id costs a hash check too, so the answer's timing does not reveal which ids exist
-    const secretMatches = await verifyClientSecret(request.clientSecret, client?.secretHash ?? (await decoySecretHash()));
+    let client: BusClientEntity | null;
+    let secretMatches: boolean;
+    try {
+      client = await this.clients.findById(request.clientId);
+      // an unknown id costs a hash check too, so the answer's timing does not reveal which ids exist
+      secretMatches = await verifyClientSecret(request.clientSecret, client?.secretHash ?? (await decoySecretHash()));
+    } catch (error) {
+      attempt.undecided();
+      throw error;
+    }
     if (!client || !secretMatches) throw TokenError.invalidClient('client authentication failed: unknown client or wrong secret');
     attempt.succeeded();
 

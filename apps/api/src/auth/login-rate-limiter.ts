@@ -45,6 +45,8 @@ export class SlidingWindow {
 /** A login attempt under way: counted as a failure unless it succeeds. */
 export interface LoginAttempt {
   succeeded(): void;
+  /** the attempt could not be decided (the database failed): it does not count */
+  undecided(): void;
 }
 
 /**
@@ -82,6 +84,10 @@ export class LoginRateLimiter {
     return {
       succeeded: () => {
         this.perClient.clear(clientId);
+        this.perAddress.remove(address, now);
+      },
+      undecided: () => {
+        this.perClient.remove(clientId, now);
         this.perAddress.remove(address, now);
       },
     };

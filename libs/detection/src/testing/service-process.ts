@@ -14,6 +14,8 @@ export interface ServiceProcess {
   readonly child: ChildProcess;
   /** the process's last output lines, for failure messages */
   output(): string;
+  /** every line the process has written (JSON log lines, one each) */
+  lines(): string[];
   /** SIGKILL: no shutdown hooks, no acks; the broker takes back what it had delivered */
   kill(): Promise<void>;
   /** SIGTERM: the app's graceful shutdown */
@@ -36,9 +38,12 @@ export async function startServiceProcess(app: string, env: Record<string, strin
     },
   );
   const lines: string[] = [];
+  let partial = '';
   const keep = (chunk: Buffer) => {
-    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    lines.splice(0, Math.max(0, lines.length - 50));
+    const text = partial + chunk.toString('utf8');
+    const complete = text.split('\n');
+    partial = complete.pop() ?? '';
+    lines.push(...complete.filter(Boolean));
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
@@ -46,7 +51,8 @@ export async function startServiceProcess(app: string, env: Record<string, strin
   const service: ServiceProcess = {
     port,
     child,
-    output: () => lines.join('\n'),
+    output: () => lines.slice(-50).join('\n'),
+    lines: () => [...lines],
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;

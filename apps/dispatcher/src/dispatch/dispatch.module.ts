@@ -1,0 +1,27 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { detectionDefaultsOf } from '@purple/detection';
+import { ConfirmedPublisher } from '@purple/messaging';
+import { DISPATCH_SETTINGS, DispatcherEnv } from '../dispatcher-env';
+import { DETECTION_DEFAULTS, DispatchPendingTasks, TASK_PUBLISHER } from './dispatch-pending-tasks';
+import { DispatchLoop } from './dispatch-loop';
+import { ExpireOverdueTasks } from './expire-overdue-tasks';
+import { DISPATCH_STORE, SqlDispatchStore } from './task-store';
+
+/** Pending tasks in PostgreSQL → `checking.{api,agent}.task`; unanswered tasks retried, then timed out. */
+@Module({})
+export class DispatchModule {
+  static register(env: DispatcherEnv): DynamicModule {
+    return {
+      module: DispatchModule,
+      providers: [
+        { provide: DISPATCH_SETTINGS, useValue: { batchSize: env.DISPATCH_BATCH_SIZE, graceSeconds: env.DISPATCH_GRACE_SECONDS, sweepMs: env.DISPATCH_SWEEP_MS } },
+        { provide: DETECTION_DEFAULTS, useValue: detectionDefaultsOf(env) },
+        { provide: DISPATCH_STORE, useClass: SqlDispatchStore },
+        { provide: TASK_PUBLISHER, useExisting: ConfirmedPublisher },
+        DispatchPendingTasks,
+        ExpireOverdueTasks,
+        DispatchLoop,
+      ],
+    };
+  }
+}

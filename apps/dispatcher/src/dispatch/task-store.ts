@@ -1,0 +1,187 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { rollUpVerdict } from '@purple/checking';
+import { DataSource, EntityManager } from 'typeorm';
+import { ClaimedTask } from './task-message';
+
+/** Pending tasks claimed in one transaction; their rows stay locked (FOR UPDATE) until it ends. */
+export interface PendingBatch {
+  readonly tasks: ClaimedTask[];
+  /** after the broker's confirm: dispatched, with the deadline `max(searchClosesAt, now) + extraSeconds` */
+  markDispatched(task: ClaimedTask, attempt: number, searchClosesAt: Date, extraSeconds: number): Promise<void>;
+  /** a task that cannot become a valid message: failed, with the reason, and its execution rolled up */
+  markFailed(task: ClaimedTask, reason: string): Promise<void>;
+  /** not sent (the broker refused or is away): stays pending for the next sweep, with the reason noted */
+  noteUnsent(task: ClaimedTask, reason: string): Promise<void>;
+}
+
+/** A dispatched task whose deadline has passed without an answer. */
+export interface OverdueTask {
+  id: string;
+  executionId: string;
+  attempts: number;
+  maxAttempts: number;
+}
+
+/** Overdue tasks claimed in one transaction, locked until it ends. */
+export interface OverdueBatch {
+  readonly tasks: OverdueTask[];
+  /** pending again: the database NOTIFYs the dispatchers, which send it as the next attempt */
+  retry(task: OverdueTask, reason: string): Promise<void>;
+  /** closed as timed out, and its execution rolled up to its verdict, in the same transaction */
+  timeOut(task: OverdueTask, reason: string): Promise<void>;
+}
+
+export interface DispatchStore {
+  /** false until PostgreSQL is connected (the app connects in the background) */
+  readonly available: boolean;
+  withPendingBatch<T>(limit: number, work: (batch: PendingBatch) => Promise<T>): Promise<T>;
+  withOverdueBatch<T>(limit: number, work: (batch: OverdueBatch) => Promise<T>): Promise<T>;
+}
+
+export const DISPATCH_STORE = Symbol('DISPATCH_STORE');
+
+const CLAIM_PENDING = `
+  SELECT t.id, t.execution_id, t.detection_type, t.platform, t.connector, t.query, t.config, t.priority,
+         t.timeout_seconds, t.attempts, t.max_attempts, t.created_at,
+         o.caldera_operation_id, e.agent_host, e.agent_paw, e.command, e.executed_at, e.caldera_link_id,
+         e.correlation_id, e.verdict
+    FROM detection_task t
+    JOIN execution e ON e.id = t.execution_id
+    JOIN operation o ON o.id = e.operation_id
+   WHERE t.status = 'pending'
+   ORDER BY CASE t.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, t.created_at
+   LIMIT $1
+     FOR UPDATE OF t SKIP LOCKED`;
+
+const CLAIM_OVERDUE = `
+  SELECT id, execution_id, attempts, max_attempts
+    FROM detection_task
+   WHERE status = 'dispatched' AND deadline_at < now()
+   ORDER BY deadline_at
+   LIMIT $1
+     FOR UPDATE SKIP LOCKED`;
+
+interface PendingRow {
+  id: string;
+  execution_id: string;
+  detection_type: 'api' | 'agent';
+  platform: string;
+  connector: string;
+  query: string;
+  config: Record<string, unknown> | null;
+  priority: 'high' | 'medium' | 'low';
+  timeout_seconds: number;
+  attempts: number;
+  max_attempts: number;
+  created_at: Date;
+  caldera_operation_id: string;
+  agent_host: string;
+  agent_paw: string;
+  command: string;
+  executed_at: Date;
+  caldera_link_id: string | null;
+  correlation_id: string;
+  verdict: string;
+}
+
+/**
+ * The dispatcher's SQL. Claims use `FOR UPDATE SKIP LOCKED`, so dispatchers side by side each take different
+ * tasks, and a claimed row stays locked until its transaction commits: a task is marked dispatched in the same
+ * transaction that claimed it, after the broker's confirm. A crash in between rolls the claim back, and the task
+ * is sent again (the same attempt, the same message id): re-sent at worst, never lost.
+ */
+@Injectable()
+export class SqlDispatchStore implements DispatchStore {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  get available(): boolean {
+    return this.dataSource.isInitialized;
+  }
+
+  withPendingBatch<T>(limit: number, work: (batch: PendingBatch) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows = (await manager.query(CLAIM_PENDING, [limit])) as PendingRow[];
+      const pendingExecutions = new Set<string>();
+      const result = await work({
+        tasks: rows.map(toClaimedTask),
+        markDispatched: async (task, attempt, searchClosesAt, extraSeconds) => {
+          await manager.query(
+            `UPDATE detection_task
+                SET status = 'dispatched', attempts = $2, dispatched_at = now(),
+                    deadline_at = GREATEST($3::timestamptz, now()) + make_interval(secs => $4),
+                    completed_at = NULL, last_error = NULL, updated_at = now()
+              WHERE id = $1`,
+            [task.id, attempt, searchClosesAt, extraSeconds],
+          );
+          if (task.executionVerdict === 'pending') pendingExecutions.add(task.executionId);
+        },
+        markFailed: async (task, reason) => {
+          await manager.query(
+            `UPDATE detection_task SET status = 'failed', completed_at = now(), last_error = $2, updated_at = now() WHERE id = $1`,
+            [task.id, reason],
+          );
+          await rollUpVerdict(manager, task.executionId);
+        },
+        noteUnsent: async (task, reason) => {
+          await manager.query(`UPDATE detection_task SET last_error = $2, updated_at = now() WHERE id = $1`, [task.id, reason]);
+        },
+      });
+      // the first dispatch moves an execution from pending to checking
+      for (const executionId of pendingExecutions) await rollUpVerdict(manager, executionId);
+      return result;
+    });
+  }
+
+  withOverdueBatch<T>(limit: number, work: (batch: OverdueBatch) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (manager: EntityManager) => {
+      const rows = (await manager.query(CLAIM_OVERDUE, [limit])) as Array<{
+        id: string;
+        execution_id: string;
+        attempts: number;
+        max_attempts: number;
+      }>;
+      return work({
+        tasks: rows.map((r) => ({ id: r.id, executionId: r.execution_id, attempts: r.attempts, maxAttempts: r.max_attempts })),
+        retry: async (task, reason) => {
+          await manager.query(
+            `UPDATE detection_task SET status = 'pending', deadline_at = NULL, last_error = $2, updated_at = now() WHERE id = $1`,
+            [task.id, reason],
+          );
+        },
+        timeOut: async (task, reason) => {
+          await manager.query(
+            `UPDATE detection_task SET status = 'timed_out', completed_at = now(), last_error = $2, updated_at = now() WHERE id = $1`,
+            [task.id, reason],
+          );
+          await rollUpVerdict(manager, task.executionId);
+        },
+      });
+    });
+  }
+}
+
+function toClaimedTask(row: PendingRow): ClaimedTask {
+  return {
+    id: row.id,
+    executionId: row.execution_id,
+    detectionType: row.detection_type,
+    platform: row.platform,
+    connector: row.connector,
+    query: row.query,
+    config: row.config ?? {},
+    priority: row.priority,
+    timeoutSeconds: row.timeout_seconds,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    createdAt: row.created_at,
+    calderaOperationId: row.caldera_operation_id,
+    agentHost: row.agent_host,
+    agentPaw: row.agent_paw,
+    command: row.command,
+    executedAt: row.executed_at,
+    calderaLinkId: row.caldera_link_id,
+    correlationId: row.correlation_id,
+    executionVerdict: row.verdict,
+  };
+}

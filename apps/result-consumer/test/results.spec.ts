@@ -1,0 +1,227 @@
+import { INestApplication } from '@nestjs/common';
+import {
+  DeadLetterSummary,
+  IngestExecution,
+  ListDeadLetters,
+  RecordDetectionResult,
+  RecordOutcome,
+  ReplayDeadLetter,
+  ReplayRejectedError,
+} from '@purple/checking';
+import { ResponseOptions, detectionResponse, seedExecutionResult } from '@purple/checking/testing';
+import { normaliseExecution, parseExecutionMessage } from '@purple/contracts';
+import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually, health, startTestService } from '@purple/testing';
+import * as amqp from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { ResultConsumerModule } from '../src/app.module';
+
+const EXCHANGE = 'caldera.checking.exchange';
+const DLX = 'caldera.checking.dlx';
+const INSTRUCTIONS = 'caldera.checking.instructions';
+
+/**
+ * The result-consumer in-process against the real broker (a namespace of its own) and a database of its own:
+ * responses published as `checking_worker`, exactly as the workers do; dead letters put where the other
+ * consumers (and the broker itself) put them.
+ */
+describe('result-consumer (real broker and database)', () => {
+  let broker: BrokerNamespace;
+  let db: TestDatabase;
+  let app: INestApplication;
+  let sql: Client;
+  const connections: amqp.ChannelModel[] = [];
+  let worker: amqp.ConfirmChannel;
+
+  beforeAll(async () => {
+    [broker, db] = await Promise.all([createBrokerNamespace(), createTestDatabase()]);
+    app = await startTestService('result-consumer', (env) => ResultConsumerModule.register(env), broker, db.url);
+    await eventually(async () => (await health(app, 'ready')).status === 200);
+    sql = new Client({ connectionString: db.url });
+    await sql.connect();
+    worker = await confirmChannelAs('checking_worker');
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
+    await sql?.end().catch(() => undefined);
+    await app?.close();
+    await Promise.all([broker?.dispose(), db?.drop()]);
+  }, 60_000);
+
+  afterEach(() => jest.restoreAllMocks());
+
+  async function confirmChannelAs(user: string): Promise<amqp.ConfirmChannel> {
+    const connection = await amqp.connect(broker.amqpUrl(user));
+    connections.push(connection);
+    return connection.createConfirmChannel();
+  }
+
+  function publish(channel: amqp.ConfirmChannel, exchange: string, routingKey: string, body: Buffer | object, options: amqp.Options.Publish = {}) {
+    const content = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+    return new Promise<void>((resolve, reject) =>
+      channel.publish(exchange, routingKey, content, { persistent: true, contentType: 'application/json', ...options }, (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+  }
+
+  /** A worker's answer, on the response routing key of its detection type. */
+  const respond = (options: ResponseOptions, properties: amqp.Options.Publish = {}) =>
+    publish(worker, EXCHANGE, `checking.${options.detectionType ?? 'api'}.response`, detectionResponse(options), {
+      messageId: randomUUID(),
+      ...properties,
+    });
+
+  const query = async <T>(text: string, params: unknown[] = []) => (await sql.query(text, params)).rows as T[];
+
+  /** The seed's example stored as the caldera-consumer stores it; its task ids by platform. */
+  async function ingestSeed(operationId: string) {
+    const parsed = parseExecutionMessage({ ...seedExecutionResult(), operation_id: operationId });
+    if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+    const stored = await app.get(IngestExecution).execute(normaliseExecution(parsed.value), {
+      dedupeKey: `message:${operationId}`,
+      correlationId: `corr-${operationId}`,
+    });
+    const tasks = await query<{ id: string; platform: string }>(`SELECT id, platform FROM detection_task WHERE execution_id = $1`, [
+      stored.executionId,
+    ]);
+    return { executionId: stored.executionId, task: Object.fromEntries(tasks.map((t) => [t.platform, t.id])) };
+  }
+
+  const execution = async (id: string) =>
+    (await query<{ verdict: string; detection_latency_ms: string | null; verdict_at: Date | null }>(
+      `SELECT verdict, detection_latency_ms, verdict_at FROM execution WHERE id = $1`,
+      [id],
+    ))[0];
+  const verdictOf = (id: string, verdict: string) => eventually(async () => ((await execution(id)).verdict === verdict ? execution(id) : null));
+  const tasksOf = (executionId: string) =>
+    query<{ platform: string; status: string; last_error: string | null }>(
+      `SELECT platform, status, last_error FROM detection_task WHERE execution_id = $1 ORDER BY platform`,
+      [executionId],
+    );
+
+  /** The dead letter that appears (from any of the five dead-letter queues) matching `match`. */
+  const deadLetterWhere = (match: (d: DeadLetterSummary) => boolean) =>
+    eventually(async () => (await app.get(ListDeadLetters).execute({ limit: 500 })).items.find(match));
+
+  it('records four answers, rolls the execution up to detected with its latency, and stores a redelivery once', async () => {
+    const recorded = jest.spyOn(app.get(RecordDetectionResult), 'execute');
+    const { executionId, task } = await ingestSeed('op-detected');
+    await respond({ taskId: task['siem'], status: 'detected', eventTimes: ['2024-01-15T10:30:42Z'] });
+    await respond({ taskId: task['edr'], status: 'not_detected', platform: 'edr' });
+    await respond({ taskId: task['windows'], status: 'not_detected', detectionType: 'agent', platform: 'windows' });
+    await respond({ taskId: task['linux'], status: 'not_detected', detectionType: 'agent', platform: 'linux' });
+    // the same answer delivered again
+    await respond({ taskId: task['siem'], status: 'detected', eventTimes: ['2024-01-15T10:30:42Z'] });
+
+    await eventually(async () => recorded.mock.results.length >= 5);
+    const outcomes = await Promise.all(recorded.mock.results.map((r) => r.value as Promise<RecordOutcome>));
+    expect(outcomes.filter((o) => !o.stored).map((o) => o.taskId)).toEqual([task['siem']]);
+    expect(await query(`SELECT count(*)::int AS n FROM detection_result WHERE task_id = ANY($1)`, [Object.values(task)])).toEqual([{ n: 4 }]);
+
+    const row = await verdictOf(executionId, 'detected');
+    expect(row.detection_latency_ms).toBe('42000');
+    expect(row.verdict_at).toBeInstanceOf(Date);
+    expect((await tasksOf(executionId)).map((t) => t.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+  });
+
+  it('rolls up to not_detected once every task answered not detected', async () => {
+    const { executionId, task } = await ingestSeed('op-not-detected');
+    await respond({ taskId: task['siem'], status: 'not_detected' });
+    await respond({ taskId: task['edr'], detected: false, platform: 'edr' });
+    await respond({ taskId: task['windows'], status: 'not_detected', detectionType: 'agent', platform: 'windows' });
+    expect((await execution(executionId)).verdict).not.toBe('not_detected');
+    await respond({ taskId: task['linux'], status: 'not_detected', detectionType: 'agent', platform: 'linux' });
+    const row = await verdictOf(executionId, 'not_detected');
+    expect(row.detection_latency_ms).toBeNull();
+  });
+
+  it('rolls up to error when a connector failed or no connector exists, keeping why', async () => {
+    const { executionId, task } = await ingestSeed('op-error');
+    await respond({ taskId: task['siem'], status: 'error', error: 'splunk: 401 unauthorized' });
+    await respond({ taskId: task['edr'], status: 'not_detected', platform: 'edr' });
+    await respond({ taskId: task['windows'], status: 'unsupported', detectionType: 'agent', platform: 'windows' });
+    await respond({ taskId: task['linux'], status: 'not_detected', detectionType: 'agent', platform: 'linux' });
+    await verdictOf(executionId, 'error');
+    expect(await tasksOf(executionId)).toEqual([
+      { platform: 'edr', status: 'completed', last_error: null },
+      { platform: 'linux', status: 'completed', last_error: null },
+      { platform: 'siem', status: 'failed', last_error: 'splunk: 401 unauthorized' },
+      { platform: 'windows', status: 'failed', last_error: 'no connector for agent platform windows' },
+    ]);
+  });
+
+  it('dead-letters a response for an unknown task and broken JSON with the reason, records them, and carries on', async () => {
+    const unknownTask = randomUUID();
+    await respond({ taskId: unknownTask, status: 'not_detected' }, { correlationId: 'corr-unknown' });
+    await publish(worker, EXCHANGE, 'checking.agent.response', Buffer.from('{"task_id": '), { messageId: 'broken-response' });
+
+    const unknown = await deadLetterWhere((d) => d.correlationId === 'corr-unknown');
+    expect(unknown).toMatchObject({
+      queue: 'caldera.checking.api.responses',
+      reason: `invalid detection response: unknown task_id "${unknownTask}": no such detection task`,
+      routingKey: 'checking.api.response',
+    });
+    const broken = await deadLetterWhere((d) => d.messageId === 'broken-response');
+    expect(broken.queue).toBe('caldera.checking.agent.responses');
+    expect(broken.reason).toMatch(/^invalid detection response: invalid JSON: /);
+    expect(broken.bodyPreview).toBe('{"task_id": ');
+
+    const { executionId, task } = await ingestSeed('op-after-bad');
+    await respond({ taskId: task['siem'], status: 'detected' });
+    await verdictOf(executionId, 'detected');
+  });
+
+  it("records the caldera-consumer's dead letters, and replays a fixed one into an execution", async () => {
+    const admin = await confirmChannelAs('caldera_admin');
+    // as the caldera-consumer dead-letters (deadLetterWithReason): to the DLX, routed by the queue's name
+    await publish(admin, DLX, INSTRUCTIONS, Buffer.from('{"operation_id": "op-fixed", '), {
+      messageId: 'instruction-1',
+      correlationId: 'corr-instruction',
+      headers: {
+        'x-rejection-reason': 'invalid execution result: invalid JSON: Unexpected end of JSON input',
+        'x-original-queue': INSTRUCTIONS,
+        'x-original-routing-key': 'caldera.execution.result',
+      },
+    });
+    const deadLetter = await deadLetterWhere((d) => d.messageId === 'instruction-1');
+    expect(deadLetter).toMatchObject({
+      queue: INSTRUCTIONS,
+      reason: 'invalid execution result: invalid JSON: Unexpected end of JSON input',
+      correlationId: 'corr-instruction',
+      routingKey: 'caldera.execution.result',
+      replayedAt: null,
+    });
+    const listed = await app.get(ListDeadLetters).execute({ queue: `${INSTRUCTIONS}.dlq` });
+    expect(listed.items.map((d) => d.id)).toContain(deadLetter.id);
+
+    const replay = app.get(ReplayDeadLetter);
+    await expect(replay.execute(deadLetter.id)).rejects.toBeInstanceOf(ReplayRejectedError);
+    const outcome = await replay.execute(deadLetter.id, { ...seedExecutionResult(), operation_id: 'op-fixed' });
+    const [created] = await query<{ correlation_id: string; verdict: string }>(
+      `SELECT e.correlation_id, e.verdict FROM execution e JOIN operation o ON o.id = e.operation_id WHERE o.caldera_operation_id = 'op-fixed'`,
+    );
+    expect(created).toEqual({ correlation_id: 'corr-instruction', verdict: 'pending' });
+    expect(outcome.outcome).toMatch(/^created execution [0-9a-f-]{36} with 4 detection task\(s\)$/);
+    const [after] = (await app.get(ListDeadLetters).execute({ queue: INSTRUCTIONS, replayed: true })).items;
+    expect(after).toMatchObject({ id: deadLetter.id, replayOutcome: outcome.outcome });
+  });
+
+  it("records what the broker itself dead-letters, with x-death's reason", async () => {
+    const publisher = await confirmChannelAs('caldera_publisher');
+    await publish(publisher, EXCHANGE, 'caldera.execution.result', seedExecutionResult(), { messageId: 'rejected-by-consumer' });
+    // a consumer that rejects without a reason: the queue's policy dead-letters it
+    const consumer = await confirmChannelAs('checking_consumer');
+    const message = await eventually(async () => (await consumer.get(INSTRUCTIONS)) || null);
+    consumer.nack(message, false, false);
+
+    const deadLetter = await deadLetterWhere((d) => d.messageId === 'rejected-by-consumer');
+    expect(deadLetter).toMatchObject({
+      queue: INSTRUCTIONS,
+      reason: `rejected: a consumer rejected it without giving a reason (${INSTRUCTIONS})`,
+      routingKey: 'caldera.execution.result',
+    });
+    expect(deadLetter.headers['x-death']).toEqual([expect.objectContaining({ queue: INSTRUCTIONS, reason: 'rejected' })]);
+  });
+});
