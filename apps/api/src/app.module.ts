@@ -5,6 +5,7 @@ import { MessagingModule } from '@purple/messaging';
 import { PersistenceModule } from '@purple/persistence';
 import { CommonEnv, ConfigError, PlatformModule, loadConfig } from '@purple/platform';
 import { TokenModule } from './auth/token.module';
+import { CheckingApiModule } from './checking/checking-api.module';
 import { ClientsModule } from './clients/clients.module';
 import { ApiConfigModule } from './config/api-config.module';
 import { ApiEnv } from './config/api-env';
@@ -30,6 +31,7 @@ export class ApiModule implements NestModule {
         MessagesModule,
         StreamModule,
         DeadLettersModule,
+        CheckingApiModule,
       ],
     };
   }

@@ -94,6 +94,15 @@ describe('SplunkConnector against a server speaking the export API', () => {
     expect(splunk.searches[1].receivedAt - splunk.searches[0].receivedAt).toBeGreaterThanOrEqual(950);
   });
 
+  it('backs off briefly on 429 without Retry-After, and takes 503 with Retry-After as a rate limit too', async () => {
+    let calls = 0;
+    splunk.respond = () => (++calls === 1 ? { status: 429 } : calls === 2 ? { status: 503, headers: { 'retry-after': '1' } } : { events: [] });
+    const outcome = await new SplunkConnector(settings).search(request('x'), signal);
+    expect(outcome.eventsFound).toBe(0);
+    expect(splunk.searches).toHaveLength(3);
+    expect(splunk.searches[2].receivedAt - splunk.searches[1].receivedAt).toBeGreaterThanOrEqual(950);
+  });
+
   it('does not wait for a Retry-After longer than its bound: a retryable error that carries the wait', async () => {
     splunk.respond = () => ({ status: 429, headers: { 'retry-after': '3600' } });
     const error = await failure(new SplunkConnector(settings).search(request('x'), signal));

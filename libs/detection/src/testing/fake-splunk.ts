@@ -40,9 +40,9 @@ export class FakeSplunk {
       'token' in credentials
         ? `Bearer ${credentials.token}`
         : `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
-    let fake: FakeSplunk | undefined;
-    const server = createServer((req, res) => void fake?.handle(req, res));
-    fake = new FakeSplunk(server, expected);
+    const server = createServer();
+    const fake = new FakeSplunk(server, expected);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void fake.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return fake;
   }

@@ -1,0 +1,76 @@
+import { Injectable, NotFoundException } from '@nestjs/common';
+import { CheckingReadRepository, CoverageSummary, ExecutionFilter, ExecutionRow, OperationRow, TaskRow, TechniqueSummary } from './checking-read.repository';
+import { executionsCsv } from './executions-csv';
+import { NavigatorLayer, buildNavigatorLayer } from './navigator-layer';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+@Injectable()
+export class ListOperations {
+  constructor(private readonly read: CheckingReadRepository) {}
+
+  async execute(limit: number, offset: number): Promise<Page<OperationRow & CoverageSummary>> {
+    return { ...(await this.read.listOperations(limit, offset)), limit, offset };
+  }
+}
+
+@Injectable()
+export class GetOperation {
+  constructor(private readonly read: CheckingReadRepository) {}
+
+  async execute(operationId: string): Promise<OperationRow & CoverageSummary & { techniques: TechniqueSummary[] }> {
+    const operation = await this.read.findOperation(operationId);
+    if (!operation) throw new NotFoundException(`no operation ${operationId}`);
+    return { ...operation, techniques: await this.read.techniqueSummaries(operationId) };
+  }
+}
+
+@Injectable()
+export class ListExecutions {
+  constructor(private readonly read: CheckingReadRepository) {}
+
+  async execute(filter: ExecutionFilter): Promise<Page<ExecutionRow>> {
+    return { ...(await this.read.listExecutions(filter)), limit: filter.limit, offset: filter.offset };
+  }
+}
+
+@Injectable()
+export class GetExecution {
+  constructor(private readonly read: CheckingReadRepository) {}
+
+  async execute(id: string): Promise<ExecutionRow & { tasks: TaskRow[] }> {
+    const execution = UUID.test(id) ? await this.read.findExecution(id) : null;
+    if (!execution) throw new NotFoundException(`no execution ${id}`);
+    return { ...execution, tasks: await this.read.tasksOf(id) };
+  }
+}
+
+@Injectable()
+export class GetNavigatorLayer {
+  constructor(private readonly read: CheckingReadRepository) {}
+
+  async execute(operationId: string): Promise<NavigatorLayer> {
+    const operation = await this.read.findOperation(operationId);
+    if (!operation) throw new NotFoundException(`no operation ${operationId}`);
+    return buildNavigatorLayer(operation, await this.read.techniqueSummaries(operationId));
+  }
+}
+
+@Injectable()
+export class ExportExecutionsCsv {
+  constructor(private readonly read: CheckingReadRepository) {}
+
+  async execute(operationId: string): Promise<string> {
+    if (!(await this.read.findOperation(operationId))) throw new NotFoundException(`no operation ${operationId}`);
+    return executionsCsv(await this.read.executionsOfOperation(operationId));
+  }
+}
+
+export const CHECKING_QUERIES = [ListOperations, GetOperation, ListExecutions, GetExecution, GetNavigatorLayer, ExportExecutionsCsv];

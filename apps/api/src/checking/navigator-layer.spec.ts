@@ -1,0 +1,57 @@
+import { buildNavigatorLayer, tacticShortName } from './navigator-layer';
+import { csvCell, executionsCsv } from './executions-csv';
+
+const technique = (over: Record<string, unknown>) => ({
+  technique_id: 't1033',
+  technique_name: 'System Owner/User Discovery',
+  tactic: 'Privilege Escalation',
+  executions: 2,
+  detected: 1,
+  not_detected: 1,
+  errors: 0,
+  pending: 0,
+  no_detections: 0,
+  detection_rate: 0.5,
+  detection_latency_p50_ms: 1200,
+  detection_latency_p95_ms: 1900,
+  ...over,
+});
+
+describe('ATT&CK Navigator layer', () => {
+  it('scores each technique by its detection rate, colours it, and names tactics as Navigator does', () => {
+    const layer = buildNavigatorLayer({ operation_id: 'op-1', name: null }, [
+      technique({}),
+      technique({ technique_id: 'T1059', detection_rate: 1 }),
+      technique({ technique_id: 'T1082', detection_rate: 0 }),
+      technique({ technique_id: 'T1003', detection_rate: null }),
+      technique({ technique_id: null }),
+    ]);
+    expect(layer.techniques.map((t) => [t.techniqueID, t.score, t.color])).toEqual([
+      ['T1033', 50, '#ffe766'],
+      ['T1059', 100, '#8ec843'],
+      ['T1082', 0, '#ff6666'],
+      ['T1003', 0, '#cccccc'],
+    ]);
+    expect(layer.techniques[0].tactic).toBe('privilege-escalation');
+    expect(layer.techniques[0].comment).toContain('1 detected, 1 not detected');
+    expect(layer.name).toContain('op-1');
+    expect(tacticShortName('Command_and Control')).toBe('command-and-control');
+  });
+});
+
+describe('executions CSV', () => {
+  it('quotes separators and quotes, and defuses spreadsheet formulas', () => {
+    expect(csvCell('a,b')).toBe('"a,b"');
+    expect(csvCell('say "hi"')).toBe('"say ""hi"""');
+    expect(csvCell('=HYPERLINK("x")')).toBe(`"'=HYPERLINK(""x"")"`);
+    expect(csvCell('-2+3')).toBe("'-2+3");
+    expect(csvCell(null)).toBe('');
+    expect(csvCell(new Date('2024-01-15T10:30:00Z'))).toBe('2024-01-15T10:30:00.000Z');
+  });
+
+  it('writes a header and one CRLF line per execution', () => {
+    const text = executionsCsv([]);
+    expect(text.endsWith('\r\n')).toBe(true);
+    expect(text.split('\r\n')[0].split(',')).toContain('verdict');
+  });
+});
