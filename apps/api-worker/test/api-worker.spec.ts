@@ -35,8 +35,7 @@ describe('api-worker (real broker, fake Splunk)', () => {
   });
   const startWorker = (workerId: string) =>
     startTestService('api-worker', (env) => ApiWorkerModule.register(env), broker, db.url, workerEnv(workerId));
-  const responseTo = (taskId: string) =>
-    eventually(async () => responses.forTask(taskId)[0], 20_000).then((m) => m as { body: Record<string, unknown> } & typeof m);
+  const responseTo = (taskId: string) => eventually(async () => responses.forTask(taskId)[0], 20_000);
 
   beforeAll(async () => {
     [broker, db, splunk] = await Promise.all([createBrokerNamespace(), createTestDatabase(), FakeSplunk.start({ token: TOKEN })]);
@@ -164,12 +163,17 @@ describe('api-worker (real broker, fake Splunk)', () => {
 
     it('when shut down, hands its task back to the queue for another worker, which answers it', async () => {
       const task = await slowTask('slow-one');
-      other = await startServiceProcess('api-worker', { ...workerEnv('worker-b'), LOG_LEVEL: 'warn' });
+      other = await startServiceProcess('api-worker', { ...workerEnv('worker-b'), LOG_LEVEL: 'info' });
       await worker.close();
 
       const { body } = await responseTo(task.task_id);
       expect(body).toMatchObject({ status: 'detected', metadata: { worker_id: 'worker-b' } });
       expect(responses.forTask(task.task_id)).toHaveLength(1);
+      // its logs say what it answered, never the Splunk token
+      const logs = other?.lines().join('\n') ?? '';
+      expect(logs).toContain('connectors: splunk');
+      expect(logs).toContain('task answered detected');
+      expect(logs).not.toContain(TOKEN);
     }, 90_000);
 
     it('when killed (SIGKILL), leaves its task to be redelivered and answered by another worker', async () => {

@@ -1,3 +1,4 @@
+import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { INestApplication } from '@nestjs/common';
 import { REJECTION_REASON_HEADER } from '@purple/messaging';
 import { eventually } from '@purple/testing';
@@ -13,7 +14,6 @@ const q = clientQueues;
 describe('bus-router: outbox and broadcast routing (real broker and database)', () => {
   let bed: BusTestBed;
   let router: INestApplication;
-  let routerClosed = false;
 
   beforeAll(async () => {
     bed = await BusTestBed.create();
@@ -23,7 +23,7 @@ describe('bus-router: outbox and broadcast routing (real broker and database)', 
   }, 60_000);
 
   afterAll(async () => {
-    if (!routerClosed) await router?.close();
+    await BusTestBed.closeRouter(router);
     await bed?.dispose();
   }, 60_000);
 
@@ -152,25 +152,34 @@ describe('bus-router: outbox and broadcast routing (real broker and database)', 
     await bed.deleteClient('trigger');
   });
 
-  it('with two routers side by side, delivers each message once and in order, also when one stops', async () => {
+  it('with two routers side by side, delivers each message once and in order, and the standby takes over', async () => {
     const second = await bed.startRouter();
     try {
-      await eventually(async () => (await bed.consumers(q(noc.clientId).outbox)) === 2);
-      const ids: string[] = [];
-      for (let i = 0; i < 20; i++) ids.push(await bed.send(noc.clientId, { topic: 'soar.noc.slocum.pair', message: { i } }));
-      await router.close();
-      routerClosed = true;
-      for (let i = 20; i < 40; i++) ids.push(await bed.send(noc.clientId, { topic: 'soar.noc.slocum.pair', message: { i } }));
+      await eventually(async () => (await bed.registeredConsumers(q(noc.clientId).outbox)) === 2);
+      const send20 = async (from: number) => {
+        const ids: string[] = [];
+        for (let i = from; i < from + 20; i++) ids.push(await bed.send(noc.clientId, { topic: 'soar.noc.slocum.pair', message: { i } }));
+        return ids;
+      };
+      const expectDeliveredOnceInOrder = async (ids: string[]) => {
+        expect((await bed.take(q(glider.clientId).inbox, ids.length, 20_000)).map((m) => envelopeOf(m).message_id)).toEqual(ids);
+        await bed.take(q(noc.clientId).inbox, ids.length, 20_000);
+      };
 
-      const delivered = await bed.take(q(glider.clientId).inbox, 40, 20_000);
-      expect(delivered.map((m) => envelopeOf(m).message_id)).toEqual(ids);
-      await bed.take(q(noc.clientId).inbox, 40, 20_000);
+      await expectDeliveredOnceInOrder(await send20(0));
+      // the first router (the active consumer, as it subscribed first) loses its connection: the standby takes over
+      await router.get(AmqpConnection).managedConnection.connection?.close();
+      await expectDeliveredOnceInOrder(await send20(20));
+
       // a duplicate would have arrived with the rest
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(await bed.depth(q(glider.clientId).inbox)).toBe(0);
+      expect(await bed.depth(q(noc.clientId).inbox)).toBe(0);
       expect(await bed.depth(q(noc.clientId).outbox)).toBe(0);
+      // and the first one reconnects and stands by again
+      await eventually(async () => (await bed.registeredConsumers(q(noc.clientId).outbox)) === 2);
     } finally {
-      await second.close();
+      await BusTestBed.closeRouter(second);
     }
   });
 });

@@ -1,3 +1,4 @@
+import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { INestApplication } from '@nestjs/common';
 import * as amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
@@ -37,6 +38,18 @@ export class BusTestBed {
     await this.connection?.close().catch(() => undefined);
     await this.sql?.end().catch(() => undefined);
     await Promise.all([this.broker?.dispose(), this.db?.drop()]);
+  }
+
+  /**
+   * Closes a router started by {@link startRouter}. golevelup keeps its connections in a process-wide registry and
+   * closes all of them when any app closes, leaving the closing app's own one open when several run in one
+   * process: so each app's connection is also closed here, explicitly.
+   */
+  static async closeRouter(router: INestApplication | undefined): Promise<void> {
+    if (!router) return;
+    const connection = router.get(AmqpConnection);
+    await router.close();
+    await connection.managedConnection.close();
   }
 
   /** Starts a router in-process in this namespace and database. */
@@ -130,8 +143,16 @@ export class BusTestBed {
     return (await this.channel.checkQueue(queue)).messageCount;
   }
 
-  /** Consumers on a queue now, per the management API. */
+  /**
+   * Consumers on a queue now, from the broker itself. For a single-active-consumer queue that is the active one
+   * only (0 or 1); see {@link registeredConsumers}.
+   */
   async consumers(queue: string): Promise<number> {
+    return (await this.channel.checkQueue(queue)).consumerCount;
+  }
+
+  /** Every consumer registered on a queue, standbys included, per the management API (whose figures lag by seconds). */
+  async registeredConsumers(queue: string): Promise<number> {
     return (await this.admin.getQueue(this.vhost, queue))?.consumers ?? 0;
   }
 }

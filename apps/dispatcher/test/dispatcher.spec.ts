@@ -162,6 +162,18 @@ describe('dispatcher (real broker and database)', () => {
       expect(await verdictOf(db, executionId)).toBe('checking');
     });
 
+    it('listens again after losing its LISTEN connection', async () => {
+      const listeners = `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN detection_task_pending'`;
+      const [before] = (await db.query(listeners)).rows;
+      expect(before).toBeDefined();
+      await db.query(`SELECT pg_terminate_backend($1)`, [before.pid]);
+      await eventually(async () => (await db.query(listeners)).rows.some((r) => r.pid !== before.pid));
+
+      const { taskIds } = await storeExecution(db, [LINUX]);
+      await eventually(async () => agentTasks.forTask(taskIds[0])[0]);
+      expect((await taskRow(db, taskIds[0])).status).toBe('dispatched');
+    });
+
     it('fails a task that cannot be a valid message, with the reason, and rolls its execution up', async () => {
       const { executionId, taskIds } = await storeExecution(db, [{ ...SIEM, config: { placeholders: { user: 42 } } }]);
       const failed = await eventually(async () => {

@@ -47,6 +47,8 @@ export const SOAR_USERS = {
 export const NOTHING = '^$';
 const QUEUE_MESSAGE_TTL_MS = 3_600_000;
 const QUEUE_MAX_LENGTH = 10_000;
+/** deliveries (incl. redeliveries after a consumer died holding it) before a message is dead-lettered */
+const QUEUE_DELIVERY_LIMIT = 10;
 const DEAD_LETTER_QUEUE_MAX_LENGTH = 1_000_000;
 /** a client slug as it appears in a queue name */
 const CLIENT = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
@@ -110,7 +112,8 @@ const binding = (vhost: string, source: string, queue: string, routingKey: strin
 
 /**
  * The policy every working queue gets: bounded, publishers nacked when full (never a silent drop of the
- * oldest), expired and rejected messages dead-lettered at-least-once.
+ * oldest), expired and rejected messages dead-lettered at-least-once, and a message whose consumer keeps dying
+ * on it dead-lettered after a few redeliveries instead of crashing consumers forever.
  */
 export const workingQueuePolicy = (deadLetterExchange: string, deadLetterRoutingKey?: string) => ({
   'max-length': QUEUE_MAX_LENGTH,
@@ -119,6 +122,7 @@ export const workingQueuePolicy = (deadLetterExchange: string, deadLetterRouting
   'dead-letter-exchange': deadLetterExchange,
   ...(deadLetterRoutingKey ? { 'dead-letter-routing-key': deadLetterRoutingKey } : {}),
   'dead-letter-strategy': 'at-least-once',
+  'delivery-limit': QUEUE_DELIVERY_LIMIT,
 });
 
 /** Dead-letter queues keep everything until an operator looks: no TTL, and no silent drop when full. */

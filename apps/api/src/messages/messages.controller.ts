@@ -14,6 +14,7 @@ import {
 } from '@nestjs/swagger';
 import { AuthenticatedClient, BearerAuthGuard, ClientPrincipal, RequireScopes } from '@purple/auth';
 import type { Request, Response } from 'express';
+import { onResponseSettled } from '../http/response-outcome';
 import { requestValidation } from '../http/validation';
 import { AcceptedMessageDto, EnvelopeDto, NotifyRequestDoc, ReceiveQuery, SendRequestDoc } from './messages.dto';
 import { NotifyUseCase } from './notify.use-case';
@@ -83,14 +84,11 @@ export class MessagesController {
       { maxMessages: query.max_messages, waitSeconds: query.wait_seconds },
       callerGone.signal,
     );
-    if (callerGone.signal.aborted || res.destroyed) {
+    if (callerGone.signal.aborted) {
       await received.abandoned();
       return [];
     }
-    res.once('finish', () => void received.delivered());
-    res.once('close', () => {
-      if (!res.writableFinished) void received.abandoned();
-    });
+    onResponseSettled(res, (written) => void (written ? received.delivered() : received.abandoned()));
     return received.envelopes;
   }
 }
