@@ -111,6 +111,12 @@ export interface ApiHarness {
   app: INestApplication;
   api: ApiClient;
   adminToken: string;
+  /**
+   * Stops the api but keeps the namespace and database, so another api instance can take over. Only one api may run
+   * in a process at a time: golevelup keeps its connections in a registry shared by every app in the process, and
+   * closing one app closes (and forgets) the others' connections.
+   */
+  stopApp(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -118,8 +124,13 @@ export async function startHarness(extra: Record<string, string> = {}): Promise<
   const [broker, db] = await Promise.all([createBrokerNamespace(), createTestDatabase()]);
   const env = apiEnv(broker, db.url, extra);
   let app: INestApplication | undefined;
+  const stopApp = async () => {
+    const running = app;
+    app = undefined;
+    await running?.close();
+  };
   const close = async () => {
-    await app?.close();
+    await stopApp();
     await Promise.all([broker.dispose(), db.drop()]);
   };
   try {
@@ -127,7 +138,7 @@ export async function startHarness(extra: Record<string, string> = {}): Promise<
     const api = new ApiClient(await baseUrl(app));
     await eventually(async () => (await api.request('GET', '/health/ready')).status === 200, 20_000, 100);
     const adminToken = await api.adminToken(env);
-    return { broker, db, env, app, api, adminToken, close };
+    return { broker, db, env, app, api, adminToken, stopApp, close };
   } catch (error) {
     await close().catch(() => undefined);
     throw error;
