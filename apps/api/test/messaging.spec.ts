@@ -90,18 +90,18 @@ describe('api: send, notify, receive and dead letters (real broker and database)
     it('leaves the messages in the inbox when the caller never reads the response', async () => {
       // big enough that the response cannot fit into the socket buffers of a reader that has stopped reading
       const ids: string[] = [];
-      for (let i = 0; i < 12; i++) {
+      for (let i = 0; i < 16; i++) {
         ids.push(await deliverToInbox(admin.channel, 'noc-c2', { topic: 'soar.noc.big', sender: 'ops', message: 'x'.repeat(512 * 1024) }));
       }
       const { port } = new URL(h.api.url);
       const socket = connect(Number(port), '127.0.0.1');
       socket.pause(); // read nothing
       await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-      socket.write(`GET /receive?max_messages=12 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${c2.token}\r\n\r\n`);
+      socket.write(`GET /receive?max_messages=16 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${c2.token}\r\n\r\n`);
       // the api has taken the messages once the inbox shows them unacked
       await eventually(async () => {
         const queue = await h.broker.management().getQueue(h.broker.vhost('/soar'), 'noc-c2-inbox');
-        return queue?.['messages_unacknowledged'] === 12;
+        return queue?.['messages_unacknowledged'] === 16;
       }, 15_000, 200);
       socket.destroy();
 

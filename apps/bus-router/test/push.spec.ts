@@ -2,10 +2,11 @@ import { INestApplication } from '@nestjs/common';
 import { createHmac } from 'node:crypto';
 import { generateWebhookSecret, verifyWebhook } from '@purple/bus';
 import { REJECTION_REASON_HEADER } from '@purple/messaging';
+import { SecretBox } from '@purple/platform';
 import { eventually } from '@purple/testing';
 import { clientQueues } from '@purple/topology';
 import { ClientRouter } from '../src/router/client-router';
-import { BusTestBed, ClientFixture, envelopeOf } from './support';
+import { BusTestBed, ClientFixture, WEBHOOK_SECRET_KEY, envelopeOf } from './support';
 import { ReceivedRequest, WebhookReceiver } from './webhook-receiver';
 
 const q = clientQueues;
@@ -149,11 +150,8 @@ describe('bus-router: push to webhooks (real broker, database and a loopback rec
     const client = { clientId: 'hook-later', subscription: 'soar.push.later.#' };
     await bed.createClient(client);
     const url = receiver.route('/later', () => ({ status: 200 }));
-    await bed.sql.query('UPDATE bus_client SET webhook_url = $2, webhook_secret_ciphertext = $3 WHERE client_id = $1', [
-      client.clientId,
-      url,
-      (await bed.sql.query('SELECT webhook_secret_ciphertext FROM bus_client WHERE client_id = $1', ['hook-ok'])).rows[0].webhook_secret_ciphertext,
-    ]);
+    const sealedSecret = new SecretBox(WEBHOOK_SECRET_KEY).seal(generateWebhookSecret());
+    await bed.sql.query('UPDATE bus_client SET webhook_url = $2, webhook_secret_ciphertext = $3 WHERE client_id = $1', [client.clientId, url, sealedSecret]);
     await bed.send(sender.clientId, { topic: 'soar.push.later.x', message: 'pushed' });
     await eventually(async () => receiver.on('/later').length === 1, 5_000);
 

@@ -1,5 +1,5 @@
 import { nonPublicKind, parseCidr, parseIpAddress } from './ip-address';
-import { ResolvedAddress, UndeliverableUrlError, assertDeliverableUrl, parseAllowlist, resolveDeliverableUrl, splitAllowlist } from './url-guard';
+import { DeliverableUrlOptions, ResolvedAddress, UndeliverableUrlError, assertDeliverableUrl, parseAllowlist, resolveDeliverableUrl, splitAllowlist } from './url-guard';
 
 /** a resolver answering from a fixed table, so the tests need no DNS */
 const resolver = (table: Record<string, string[]>) => async (host: string): Promise<ResolvedAddress[]> => {
@@ -71,9 +71,9 @@ describe('assertDeliverableUrl', () => {
     localhost: ['127.0.0.1', '::1'],
   });
 
-  const refusal = async (url: string, options: Parameters<typeof assertDeliverableUrl>[1] = {}) => {
+  const refusal = async (url: string, options: DeliverableUrlOptions = {}) => {
     try {
-      await assertDeliverableUrl(url, { resolve, ...options } as never);
+      await assertDeliverableUrl(url, { resolve, ...options });
     } catch (error) {
       expect(error).toBeInstanceOf(UndeliverableUrlError);
       return (error as Error).message;
@@ -126,7 +126,7 @@ describe('assertDeliverableUrl', () => {
   });
 
   it('gives the addresses it checked, for the delivery to connect to', async () => {
-    const target = await resolveDeliverableUrl('https://hooks.example.com/soar?x=1', { resolve } as never);
+    const target = await resolveDeliverableUrl('https://hooks.example.com/soar?x=1', { resolve });
     expect(target.url.pathname).toBe('/soar');
     expect(target.addresses.map((a) => a.address)).toEqual(['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946']);
   });

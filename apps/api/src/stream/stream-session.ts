@@ -89,7 +89,8 @@ export class StreamSession {
     }
     if (this.ws.readyState !== WebSocket.OPEN) return; // left unacked: back to the inbox when the channel closes
     this.ws.send(JSON.stringify({ type: 'message', ...read.envelope }), (error) => {
-      if (!error && !this.stopped) ignoreClosed(() => channel.ack(message));
+      // Node also reports success for a write cut short by a reset connection: only a socket still open counts
+      if (!error && !this.stopped && this.ws.readyState === WebSocket.OPEN) ignoreClosed(() => channel.ack(message));
     });
   }
 

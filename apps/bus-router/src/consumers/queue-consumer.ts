@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
-import { REJECTION_REASON_HEADER } from '@purple/messaging';
+import { REJECTION_REASON_HEADER, handlerDuration, messagesAcked, messagesConsumed, messagesDeadLettered, messagesNacked, reasonCategory } from '@purple/messaging';
 import { backoffDelay } from '@purple/platform';
 import { Delivery, DeliveryHandler, Disposition, pause } from './delivery';
 
@@ -107,7 +107,7 @@ export class QueueConsumer {
         // null: the broker cancelled the consumer because the queue was deleted
         if (message === null) return endSession();
         inHand = inHand.then(async () => {
-          if ((await this.process(channel, consumerTag, message, session.signal)) === 'stop') {
+          if ((await this.process(channel, message, session.signal)) === 'stop') {
             outcome = 'stop';
             endSession();
           }
@@ -125,12 +125,15 @@ export class QueueConsumer {
     }
   }
 
-  private async process(channel: ConfirmChannel, consumerTag: string, message: ConsumeMessage, signal: AbortSignal): Promise<'continue' | 'stop'> {
+  private async process(channel: ConfirmChannel, message: ConsumeMessage, signal: AbortSignal): Promise<'continue' | 'stop'> {
     const delivery: Delivery = {
       message,
       signal,
       publish: (exchange, routingKey, content, options) => confirmedPublish(channel, exchange, routingKey, content, options),
     };
+    const queue = this.options.queue;
+    messagesConsumed.inc({ queue });
+    const stopTimer = handlerDuration.startTimer({ queue });
     let disposition: Disposition;
     try {
       disposition = await this.handler(delivery);
@@ -139,17 +142,21 @@ export class QueueConsumer {
       this.logger.error(`handling a message from ${this.options.queue} failed: ${describe(error)}`);
       disposition = { action: 'dead-letter', reason: `router error: ${describe(error)}` };
     }
+    stopTimer();
     try {
       switch (disposition.action) {
         case 'ack':
           channel.ack(message);
+          messagesAcked.inc({ queue });
           return 'continue';
         case 'dead-letter':
+          messagesNacked.inc({ queue });
           await this.deadLetter(channel, message, disposition.reason);
+          messagesDeadLettered.inc({ queue, reason: reasonCategory(disposition.reason) });
           return 'continue';
         case 'requeue-and-stop':
           // cancel first, so the broker does not hand the message straight back to this consumer
-          await channel.cancel(consumerTag);
+          await channel.cancel(message.fields.consumerTag);
           channel.nack(message, false, true);
           return 'stop';
         case 'release':

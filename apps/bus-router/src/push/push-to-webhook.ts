@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BusEnvelope, parseJsonMessage } from '@purple/contracts';
 import { webhookHeaders } from '@purple/bus';
-import { backoffDelay } from '@purple/platform';
+import { backoffDelay, counter } from '@purple/platform';
 import { BusClientRepository } from '../clients/bus-client.repository';
 import { BusRouterEnv } from '../config';
 import { ACK, Delivery, Disposition, RELEASE, deadLetter, pause } from '../consumers/delivery';
 import { WebhookResponse, WebhookSender, WebhookTransport } from './webhook-sender';
+
+const webhookDeliveries = counter('purple_webhook_deliveries_total', 'Webhook delivery attempts by outcome', ['outcome']);
 
 /** Where a client's inbox is pushed to; read again at every attempt, so a changed URL or secret applies at once. */
 export interface WebhookTarget {
@@ -46,11 +48,15 @@ export class PushToWebhook {
       const body = delivery.message.content;
       const response = await this.transport.post({ url, body, headers: webhookHeaders(secret, messageId, body) });
 
-      if (response.outcome === 'answered' && response.status >= 200 && response.status < 300) return ACK;
+      if (response.outcome === 'answered' && response.status >= 200 && response.status < 300) {
+        webhookDeliveries.inc({ outcome: 'delivered' });
+        return ACK;
+      }
       if (response.outcome === 'answered' && response.status === 410) {
         try {
           await this.clients.disableWebhook(clientId);
           this.logger.warn(`webhook of ${clientId} answered 410 Gone: disabled; its messages stay in its inbox`);
+          webhookDeliveries.inc({ outcome: 'disabled' });
           return { action: 'requeue-and-stop' };
         } catch (error) {
           failure = `HTTP 410 Gone, but disabling the webhook failed: ${(error as Error).message}`;
@@ -62,9 +68,11 @@ export class PushToWebhook {
       if (attempt < attempts) {
         const delay = backoffDelay(attempt - 1, this.config.WEBHOOK_BACKOFF_BASE_MS, this.config.WEBHOOK_BACKOFF_MAX_MS);
         this.logger.warn(`webhook of ${clientId}, message ${messageId}, attempt ${attempt}/${attempts}: ${failure}; retrying in ${delay} ms`);
+        webhookDeliveries.inc({ outcome: 'retried' });
         if (!(await pause(delay, delivery.signal))) return RELEASE;
       }
     }
+    webhookDeliveries.inc({ outcome: 'dead_lettered' });
     return deadLetter(`webhook delivery failed after ${attempts} attempts: ${failure}`);
   }
 }

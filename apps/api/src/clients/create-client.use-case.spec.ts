@@ -1,0 +1,92 @@
+import { BadRequestException, ConflictException, ServiceUnavailableException } from '@nestjs/common';
+import { verifyClientSecret } from '@purple/auth';
+import { BusClientEntity } from '@purple/persistence';
+import { ClientBrokerObjects } from './client-broker-objects';
+import { ClientExistsError, ClientRepository, NewClient } from './client.repository';
+import { CreateClientUseCase } from './create-client.use-case';
+import { WebhookSecrets } from './webhook-secrets';
+import { WebhookUrlPolicy } from './webhook-url-policy';
+
+/** In memory, with the real repository's contract: the row is kept only if `whileLocked` succeeds. */
+class FakeClients {
+  readonly rows = new Map<string, NewClient>();
+  async insert(client: NewClient, whileLocked: () => Promise<void>): Promise<BusClientEntity> {
+    if (this.rows.has(client.clientId)) throw new ClientExistsError(`client ${client.clientId} already exists`);
+    await whileLocked();
+    this.rows.set(client.clientId, client);
+    return { ...client, tokenVersion: 1, createdAt: new Date(), updatedAt: new Date() };
+  }
+}
+
+class FakeBroker {
+  readonly calls: string[] = [];
+  failCreate = false;
+  async create(id: string, subscription: string) {
+    this.calls.push(`create ${id} ${subscription}`);
+    if (this.failCreate) throw new ServiceUnavailableException('management API down');
+  }
+  async remove(id: string) {
+    this.calls.push(`remove ${id}`);
+  }
+}
+
+describe('CreateClientUseCase', () => {
+  let clients: FakeClients;
+  let broker: FakeBroker;
+  const urlChecks: string[] = [];
+  const policy = {
+    check: async (url: string) => {
+      urlChecks.push(url);
+      if (url.includes('10.0.0.1')) throw new BadRequestException(['webhook_url: private']);
+    },
+  } as unknown as WebhookUrlPolicy;
+  const secrets = { issue: () => ({ secret: 'whsec_c2VjcmV0', sealed: 'v1.sealed' }) } as unknown as WebhookSecrets;
+  const useCase = () => new CreateClientUseCase(clients as unknown as ClientRepository, broker as unknown as ClientBrokerObjects, policy, secrets);
+
+  beforeEach(() => {
+    clients = new FakeClients();
+    broker = new FakeBroker();
+    urlChecks.length = 0;
+  });
+
+  it('stores a bus client with a hashed secret and creates its queues inside the insert', async () => {
+    const created = await useCase().execute({ client_id: 'noc-c2', client_name: 'C2', subscription: 'soar.#' });
+    expect(broker.calls).toEqual(['create noc-c2 soar.#']);
+    const row = clients.rows.get('noc-c2')!;
+    expect(row).toMatchObject({ scopes: 'bus', subscription: 'soar.#', webhookUrl: null, webhookSecretCiphertext: null });
+    expect(row.secretHash).not.toContain(created.clientSecret);
+    expect(await verifyClientSecret(created.clientSecret, row.secretHash)).toBe(true);
+    expect(created.webhookSecret).toBeUndefined();
+  });
+
+  it('checks the webhook URL and stores its secret sealed, returning it in clear once', async () => {
+    const created = await useCase().execute({ client_id: 'hooked', client_name: 'H', subscription: '#', webhook_url: 'https://hooks.example.org/x' });
+    expect(urlChecks).toEqual(['https://hooks.example.org/x']);
+    expect(created.webhookSecret).toBe('whsec_c2VjcmV0');
+    expect(clients.rows.get('hooked')!.webhookSecretCiphertext).toBe('v1.sealed');
+    await expect(useCase().execute({ client_id: 'private', client_name: 'P', subscription: '#', webhook_url: 'http://10.0.0.1/' })).rejects.toThrow(BadRequestException);
+    expect(clients.rows.has('private')).toBe(false);
+  });
+
+  it('gives a client without the bus scope no queues, and refuses bus fields for it', async () => {
+    await useCase().execute({ client_id: 'reader', client_name: 'R', scopes: ['checking:read'] });
+    expect(broker.calls).toEqual([]);
+    expect(clients.rows.get('reader')!.scopes).toBe('checking:read');
+    await expect(useCase().execute({ client_id: 'x', client_name: 'X', scopes: ['admin'], subscription: '#' })).rejects.toThrow(BadRequestException);
+    await expect(useCase().execute({ client_id: 'y', client_name: 'Y' })).rejects.toThrow('Bad Request');
+  });
+
+  it('answers 409 for a taken id without touching the broker', async () => {
+    await useCase().execute({ client_id: 'noc-c2', client_name: 'C2', subscription: 'soar.#' });
+    broker.calls.length = 0;
+    await expect(useCase().execute({ client_id: 'noc-c2', client_name: 'again', subscription: '#' })).rejects.toThrow(ConflictException);
+    expect(broker.calls).toEqual([]);
+  });
+
+  it('removes half-created queues and keeps no row when the broker fails', async () => {
+    broker.failCreate = true;
+    await expect(useCase().execute({ client_id: 'noc-c2', client_name: 'C2', subscription: 'soar.#' })).rejects.toThrow(ServiceUnavailableException);
+    expect(broker.calls).toEqual(['create noc-c2 soar.#', 'remove noc-c2']);
+    expect(clients.rows.size).toBe(0);
+  });
+});

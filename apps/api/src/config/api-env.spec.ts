@@ -1,0 +1,36 @@
+import { ConfigError } from '@purple/platform';
+import { loadApiEnv } from '../app.module';
+
+const complete = {
+  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/purple',
+  TOKEN_SIGNING_KEY: 'k'.repeat(32),
+  ADMIN_CLIENT_ID: 'admin',
+  ADMIN_CLIENT_SECRET: 's'.repeat(16),
+  WEBHOOK_SECRET_KEY: 'w'.repeat(16),
+  SOAR_ADMIN_PASSWORD: 'p',
+};
+const problems = (env: Record<string, string | undefined>) => {
+  try {
+    loadApiEnv(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  return 'no error';
+};
+
+describe('the api configuration', () => {
+  it('has defaults for everything but the secrets', () => {
+    expect(loadApiEnv(complete)).toMatchObject({ TOKEN_TTL_SECONDS: 3600, MAX_BODY_BYTES: 262_144, WEBHOOK_ALLOW_PRIVATE: 'false', LOGIN_MAX_FAILURES_PER_CLIENT: 5 });
+  });
+
+  it('names each missing or malformed variable, never its value', () => {
+    expect(problems({ ...complete, TOKEN_SIGNING_KEY: undefined, ADMIN_CLIENT_SECRET: undefined })).toMatch(/TOKEN_SIGNING_KEY is missing.*ADMIN_CLIENT_SECRET is missing/);
+    const short = problems({ ...complete, TOKEN_SIGNING_KEY: 'too-short-a-key' });
+    expect(short).toMatch(/TOKEN_SIGNING_KEY is malformed \(TOKEN_SIGNING_KEY must be at least 32 characters\)/);
+    expect(short).not.toContain('too-short-a-key');
+    expect(problems({ ...complete, ADMIN_CLIENT_ID: 'Admin!' })).toMatch(/ADMIN_CLIENT_ID is malformed/);
+    expect(problems({ ...complete, WEBHOOK_ALLOW_PRIVATE: 'yes' })).toMatch(/WEBHOOK_ALLOW_PRIVATE is malformed/);
+    expect(problems({ ...complete, WEBHOOK_ALLOWLIST: '10.0.0.0/8, not_a host' })).toMatch(/WEBHOOK_ALLOWLIST is malformed/);
+  });
+});
