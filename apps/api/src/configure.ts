@@ -11,6 +11,7 @@ import { setupSwagger } from './swagger';
 export function configureApi(app: INestApplication): void {
   const http = app as NestExpressApplication;
   const { MAX_BODY_BYTES } = app.get(ApiEnv);
+  http.disable('x-powered-by');
   // registered before Nest would add its own default (100 kB) parsers, which it then skips
   http.useBodyParser('json', { limit: MAX_BODY_BYTES });
   http.useBodyParser('urlencoded', { limit: MAX_BODY_BYTES, extended: false });

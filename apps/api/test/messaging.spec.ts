@@ -6,8 +6,20 @@ import { SOAR_EXCHANGES } from '@purple/topology';
 import type { ConfirmChannel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
-import { closedPort } from '../../../libs/topology/test/support';
-import { ApiClient, ApiHarness, CreatedClient, TEST_MAX_BODY_BYTES, adminChannel, apiEnv, createClient, deliverToInbox, drain, startApi, startHarness } from './support';
+import {
+  ApiClient,
+  ApiHarness,
+  CreatedClient,
+  TEST_MAX_BODY_BYTES,
+  adminChannel,
+  apiEnv,
+  unusedPort,
+  createClient,
+  deliverToInbox,
+  drain,
+  startApi,
+  startHarness,
+} from './support';
 
 describe('api: send, notify, receive and dead letters (real broker and database)', () => {
   let h: ApiHarness;
@@ -84,6 +96,18 @@ describe('api: send, notify, receive and dead letters (real broker and database)
       expect(dead[0]).toMatchObject({ message_id: 'broken-1', reason: 'rejected', queue: 'ops-inbox', count: 1, body: { not: 'an envelope' } });
       await drain(admin.channel, 'ops-dlq');
     });
+  });
+
+  it('answers 503 with the reason, not 500, when a client’s queue has gone missing on the broker', async () => {
+    const orphan = await createClient(h.api, h.adminToken, { client_id: 'orphan', subscription: 'soar.orphan.#' });
+    const management = h.broker.management('soar_admin');
+    for (const queue of ['orphan-inbox', 'orphan-dlq']) await management.deleteQueue(h.broker.vhost('/soar'), queue);
+    const receiving = await receive(orphan);
+    expect(receiving.status).toBe(503);
+    expect(receiving.body.message).toMatch(/^cannot read the inbox of orphan: .*NOT_FOUND/);
+    const listing = await h.api.request('GET', '/clients/orphan/dead-letters', { token: orphan.token });
+    expect(listing.status).toBe(503);
+    expect(listing.body.message).toMatch(/^cannot read the dead letters of orphan/);
   });
 
   describe('acknowledgement only once the response is written', () => {
@@ -226,15 +250,15 @@ describe('api: send, notify, receive and dead letters (real broker and database)
   });
 
   // last: it replaces the api with one that cannot reach the broker (same database and namespace)
-  describe('with the broker unreachable, a 1 s token lifetime and a per-address login limit', () => {
+  describe('with the broker unreachable, a 2 s token lifetime and a per-address login limit', () => {
     let down: INestApplication;
     let downApi: ApiClient;
     beforeAll(async () => {
       await h.stopApp();
       const env = apiEnv(h.broker, h.db.url, {
         ...pick(h.env, ['TOKEN_SIGNING_KEY', 'ADMIN_CLIENT_ID', 'ADMIN_CLIENT_SECRET', 'WEBHOOK_SECRET_KEY']),
-        RABBITMQ_PORT: String(await closedPort()),
-        TOKEN_TTL_SECONDS: '1',
+        RABBITMQ_PORT: String(await unusedPort()),
+        TOKEN_TTL_SECONDS: '2',
         LOGIN_MAX_FAILURES_PER_IP: '3',
       });
       down = await startApi(env);
@@ -256,11 +280,11 @@ describe('api: send, notify, receive and dead letters (real broker and database)
 
     it('issues tokens that expire after TOKEN_TTL_SECONDS, refused with 401 once expired', async () => {
       const reply = await downApi.request('POST', '/token', { json: { grant_type: 'client_credentials', client_id: c2.id, client_secret: c2.secret } });
-      expect(reply.body.expires_in).toBe(1);
+      expect(reply.body.expires_in).toBe(2);
       const token = reply.body.access_token as string;
       // a client reading its own record needs only the database
       expect((await downApi.request('GET', `/clients/${c2.id}`, { token })).status).toBe(200);
-      await new Promise((r) => setTimeout(r, 2100));
+      await new Promise((r) => setTimeout(r, 3100));
       const expired = await downApi.request('GET', `/clients/${c2.id}`, { token });
       expect(expired.status).toBe(401);
       expect(expired.body.message).toBe('the token has expired');

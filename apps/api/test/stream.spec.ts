@@ -55,7 +55,7 @@ describe('api: the WebSocket stream at /stream (real broker and database)', () =
     });
   }
   /** the HTTP answer to a refused handshake */
-  function refused(url: string, options: WebSocket.ClientOptions = {}): Promise<{ status: number; body: any; headers: Record<string, unknown> }> {
+  function refused(url: string, options: WebSocket.ClientOptions = {}): Promise<{ status: number; body: { message: string }; headers: Record<string, unknown> }> {
     const ws = new WebSocket(url, options);
     sockets.push(ws);
     return new Promise((resolve, reject) => {

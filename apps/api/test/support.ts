@@ -4,6 +4,7 @@ import { BrokerNamespace, TestDatabase, baseUrl, createBrokerNamespace, createTe
 import { SOAR_EXCHANGES, SOAR_VHOST } from '@purple/topology';
 import * as amqp from 'amqplib';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { AddressInfo, createServer } from 'node:net';
 import { ApiModule } from '../src/app.module';
 import { configureApi } from '../src/configure';
 
@@ -34,7 +35,11 @@ export function startApi(env: Record<string, string>): Promise<INestApplication>
   return startService('api', (common) => ApiModule.register(common), { configure: configureApi }, env);
 }
 
-export interface Reply<T = any> {
+/** Response bodies are read loosely: each test states the shape it expects. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+export interface Reply<T = Json> {
   status: number;
   headers: Headers;
   body: T;
@@ -44,7 +49,7 @@ export interface Reply<T = any> {
 export class ApiClient {
   constructor(readonly url: string) {}
 
-  async request<T = any>(
+  async request<T = Json>(
     method: string,
     path: string,
     options: { token?: string; json?: unknown; body?: string; headers?: Record<string, string> } = {},
@@ -182,6 +187,18 @@ export async function drain(channel: amqp.ConfirmChannel, queue: string): Promis
     await channel.cancel(consumerTag);
   }
   return messages;
+}
+
+/** A local TCP port with nothing listening on it: a broker that is down, or a port for the api to take. */
+export function unusedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** Messages ready in a queue, from the management API (its statistics lag by a few seconds at most). */

@@ -17,6 +17,11 @@ describe('access tokens (HS256 JWT)', () => {
     expect(JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'JWT' });
   });
 
+  it('lives at least its lifetime, though issued in the middle of a second', () => {
+    const { claims } = issue({ now: new Date('2026-01-01T00:00:00.400Z'), ttlSeconds: 10 });
+    expect(claims).toMatchObject({ iat: 1767225600, exp: 1767225611 });
+  });
+
   it('refuses an expired token, from the second it expires', () => {
     const now = new Date('2026-01-01T00:00:00Z');
     const { token } = issue({ now, ttlSeconds: 10 });

@@ -46,14 +46,15 @@ export interface IssueInput {
 
 export function signAccessToken(input: IssueInput, key: string): { token: string; claims: AccessTokenClaims } {
   assertKey(key);
-  const iat = Math.floor((input.now ?? new Date()).getTime() / 1000);
+  const nowMs = (input.now ?? new Date()).getTime();
   const claims: AccessTokenClaims = {
     sub: input.clientId,
     scope: input.scope,
     ver: input.tokenVersion,
     jti: randomUUID(),
-    iat,
-    exp: iat + input.ttlSeconds,
+    iat: Math.floor(nowMs / 1000),
+    // rounded up, so the token lives at least the `expires_in` the client is told
+    exp: Math.ceil(nowMs / 1000 + input.ttlSeconds),
   };
   const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
   return { token: `${signingInput}.${hmac(key, signingInput).toString('base64url')}`, claims };

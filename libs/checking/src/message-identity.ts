@@ -10,7 +10,7 @@ const MAX_ID_LENGTH = 200;
 export function headerText(value: unknown, maxLength = MAX_ID_LENGTH): string | undefined {
   const text = Buffer.isBuffer(value) ? value.toString('utf8') : typeof value === 'string' ? value : undefined;
   // PostgreSQL text cannot hold NUL, and an id longer than this is not an id
-  const cleaned = text?.replace(/\u0000/g, '').trim().slice(0, maxLength);
+  const cleaned = text?.replaceAll('\u0000', '').trim().slice(0, maxLength);
   return cleaned ? cleaned : undefined;
 }
 

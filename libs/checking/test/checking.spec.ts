@@ -1,6 +1,5 @@
 import { DetectionResponseMessage, NormalisedExecution, normaliseExecution, parseExecutionMessage, validateMessage } from '@purple/contracts';
 import { dataSourceOptions } from '@purple/persistence';
-import { TestDatabase, createTestDatabase } from '@purple/testing';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import {
@@ -21,10 +20,11 @@ import {
   rollUpVerdict,
 } from '../src';
 import { ResponseOptions, SEED_TASKS, detectionResponse, linkResultWithList, seedExecutionResult } from '../src/testing';
+import { createTestDatabase } from './support';
 
 /** The checking engine's use cases against a real, migrated PostgreSQL database of this file's own. */
 describe('checking use cases (real database)', () => {
-  let db: TestDatabase;
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let dataSource: DataSource;
   let ingest: IngestExecution;
   let recordResult: RecordDetectionResult;

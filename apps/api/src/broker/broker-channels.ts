@@ -1,5 +1,5 @@
 import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
-import { Inject, Injectable } from '@nestjs/common';
+import { HttpException, Inject, Injectable } from '@nestjs/common';
 import { APP_ROLE, BrokerUnavailableError } from '@purple/messaging';
 import { AppRole, clientQueues } from '@purple/topology';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
@@ -45,6 +45,18 @@ export class BrokerChannels {
 
 function unavailable(error: Error): never {
   throw new BrokerUnavailableError(`message broker unavailable: ${error.message}`);
+}
+
+/** A broker failure in the middle of a request, as a 503 that says what could not be done. */
+export function brokerFailure(what: string, error: unknown): HttpException {
+  return error instanceof HttpException ? error : new BrokerUnavailableError(`cannot ${what}: ${brokerErrorMessage(error)}`);
+}
+
+/** amqplib rejects an operation on a channel the broker closed with the close frame itself, not an Error. */
+export function brokerErrorMessage(error: unknown): string {
+  const replyText = (error as { fields?: { replyText?: unknown } } | null)?.fields?.replyText;
+  if (typeof replyText === 'string') return replyText;
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Closes a channel, ignoring that it may be closed already. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { SOAR_EXCHANGES } from '@purple/topology';
 import type { ConfirmChannel, Message, Options } from 'amqplib';
-import { BrokerChannels, closeQuietly, deadLetterQueueOf } from './broker-channels';
+import { BrokerChannels, brokerErrorMessage, brokerFailure, closeQuietly, deadLetterQueueOf } from './broker-channels';
 
 /** Headers the broker writes when it dead-letters; a replayed message starts afresh without them. */
 const DEATH_HEADERS = ['x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason', 'x-last-death-exchange', 'x-last-death-queue', 'x-last-death-reason'];
@@ -22,6 +22,8 @@ export class DeadLetterQueue {
         messages.push(message);
       }
       return messages;
+    } catch (error) {
+      throw brokerFailure(`read the dead letters of ${clientId}`, error);
     } finally {
       await closeQuietly(channel);
     }
@@ -45,7 +47,7 @@ export class DeadLetterQueue {
       }
       return moved;
     } catch (error) {
-      throw new ReplayError(moved, (error as Error).message);
+      throw new ReplayError(moved, brokerErrorMessage(error));
     } finally {
       await closeQuietly(channel);
     }

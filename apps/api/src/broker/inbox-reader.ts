@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Channel, Message } from 'amqplib';
-import { BrokerChannels, closeQuietly, inboxOf } from './broker-channels';
+import { BrokerChannels, brokerFailure, closeQuietly, inboxOf } from './broker-channels';
 
 /**
  * Messages taken from an inbox on a channel of their own and not yet acked. `settle(true)` acks them (the caller
@@ -38,7 +38,7 @@ export class InboxReader {
       }
     } catch (error) {
       await closeQuietly(channel);
-      throw error;
+      throw brokerFailure(`read the inbox of ${clientId}`, error);
     }
     return new ChannelBatch(channel, messages);
   }

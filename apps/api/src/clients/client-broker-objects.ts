@@ -40,7 +40,8 @@ export class ClientBrokerObjects {
     const inbox = clientQueues(clientId).inbox;
     const bind = (pattern: string) => {
       const binding = clientTopology(clientId, pattern, { namespace: this.namespace }).bindings.find((b) => b.source === SOAR_EXCHANGES.publish);
-      return this.management.createBinding(binding!);
+      if (!binding) throw new Error(`the client topology has no ${SOAR_EXCHANGES.publish} binding`);
+      return this.management.createBinding(binding);
     };
     const keepOnly = async (pattern: string) => {
       for (const binding of await this.management.getBindings(vhost, SOAR_EXCHANGES.publish, inbox)) {

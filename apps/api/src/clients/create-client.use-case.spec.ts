@@ -10,6 +10,11 @@ import { WebhookUrlPolicy } from './webhook-url-policy';
 /** In memory, with the real repository's contract: the row is kept only if `whileLocked` succeeds. */
 class FakeClients {
   readonly rows = new Map<string, NewClient>();
+  row(id: string): NewClient {
+    const row = this.rows.get(id);
+    if (!row) throw new Error(`no row ${id}`);
+    return row;
+  }
   async insert(client: NewClient, whileLocked: () => Promise<void>): Promise<BusClientEntity> {
     if (this.rows.has(client.clientId)) throw new ClientExistsError(`client ${client.clientId} already exists`);
     await whileLocked();
@@ -52,7 +57,7 @@ describe('CreateClientUseCase', () => {
   it('stores a bus client with a hashed secret and creates its queues inside the insert', async () => {
     const created = await useCase().execute({ client_id: 'noc-c2', client_name: 'C2', subscription: 'soar.#' });
     expect(broker.calls).toEqual(['create noc-c2 soar.#']);
-    const row = clients.rows.get('noc-c2')!;
+    const row = clients.row('noc-c2');
     expect(row).toMatchObject({ scopes: 'bus', subscription: 'soar.#', webhookUrl: null, webhookSecretCiphertext: null });
     expect(row.secretHash).not.toContain(created.clientSecret);
     expect(await verifyClientSecret(created.clientSecret, row.secretHash)).toBe(true);
@@ -63,7 +68,7 @@ describe('CreateClientUseCase', () => {
     const created = await useCase().execute({ client_id: 'hooked', client_name: 'H', subscription: '#', webhook_url: 'https://hooks.example.org/x' });
     expect(urlChecks).toEqual(['https://hooks.example.org/x']);
     expect(created.webhookSecret).toBe('whsec_c2VjcmV0');
-    expect(clients.rows.get('hooked')!.webhookSecretCiphertext).toBe('v1.sealed');
+    expect(clients.row('hooked').webhookSecretCiphertext).toBe('v1.sealed');
     await expect(useCase().execute({ client_id: 'private', client_name: 'P', subscription: '#', webhook_url: 'http://10.0.0.1/' })).rejects.toThrow(BadRequestException);
     expect(clients.rows.has('private')).toBe(false);
   });
@@ -71,7 +76,7 @@ describe('CreateClientUseCase', () => {
   it('gives a client without the bus scope no queues, and refuses bus fields for it', async () => {
     await useCase().execute({ client_id: 'reader', client_name: 'R', scopes: ['checking:read'] });
     expect(broker.calls).toEqual([]);
-    expect(clients.rows.get('reader')!.scopes).toBe('checking:read');
+    expect(clients.row('reader').scopes).toBe('checking:read');
     await expect(useCase().execute({ client_id: 'x', client_name: 'X', scopes: ['admin'], subscription: '#' })).rejects.toThrow(BadRequestException);
     await expect(useCase().execute({ client_id: 'y', client_name: 'Y' })).rejects.toThrow('Bad Request');
   });

@@ -30,7 +30,8 @@ export class CreateClientUseCase {
   async execute(request: CreateClientRequest): Promise<CreatedClient> {
     const scopes: Scope[] = request.scopes ?? ['bus'];
     const bus = scopes.includes('bus');
-    if (bus && request.subscription === undefined) {
+    const subscription = request.subscription;
+    if (bus && subscription === undefined) {
       throw new BadRequestException(['subscription is required for a client with the bus scope']);
     }
     if (!bus && (request.subscription !== undefined || request.webhook_url !== undefined)) {
@@ -45,7 +46,7 @@ export class CreateClientUseCase {
         {
           clientId: request.client_id,
           clientName: request.client_name,
-          subscription: request.subscription ?? '',
+          subscription: subscription ?? '',
           webhookUrl: request.webhook_url ?? null,
           webhookEnabled: true,
           webhookSecretCiphertext: webhook?.sealed ?? null,
@@ -53,7 +54,7 @@ export class CreateClientUseCase {
           scopes: formatScopes(scopes),
         },
         async () => {
-          if (bus) await this.createBrokerObjects(request.client_id, request.subscription!);
+          if (subscription !== undefined) await this.createBrokerObjects(request.client_id, subscription);
         },
       );
       return { client, clientSecret, webhookSecret: webhook?.secret };

@@ -46,7 +46,7 @@ describe('UpdateClientUseCase', () => {
   it('rebinds only when the subscription really changes', async () => {
     await useCase().execute('noc-c2', { subscription: 'soar.new.*' });
     expect(rebinds).toEqual(['noc-c2: soar.old.# -> soar.new.*']);
-    expect(row!.subscription).toBe('soar.new.*');
+    expect(row?.subscription).toBe('soar.new.*');
     await useCase().execute('noc-c2', { subscription: 'soar.new.*' });
     expect(rebinds).toHaveLength(1);
   });

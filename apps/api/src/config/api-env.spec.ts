@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { ConfigError } from '@purple/platform';
 import { loadApiEnv } from '../app.module';
 

@@ -13,7 +13,7 @@ export class ListDeadLettersQuery {
   @IsInt()
   @Min(1)
   @Max(MAX_DEAD_LETTERS_LISTED)
-  max_messages: number = 50;
+  max_messages = 50;
 }
 
 export class ReplayDeadLettersQuery {

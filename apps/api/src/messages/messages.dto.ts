@@ -63,7 +63,7 @@ export class ReceiveQuery {
   @IsInt()
   @Min(1)
   @Max(MAX_RECEIVE_MESSAGES)
-  max_messages: number = 10;
+  max_messages = 10;
 
   @ApiPropertyOptional({
     minimum: 0,
@@ -76,5 +76,5 @@ export class ReceiveQuery {
   @IsInt()
   @Min(0)
   @Max(MAX_RECEIVE_WAIT_SECONDS)
-  wait_seconds: number = 0;
+  wait_seconds = 0;
 }

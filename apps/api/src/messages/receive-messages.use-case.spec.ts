@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { Message } from 'amqplib';
 import { InboxBatch, InboxReader, TakeOptions } from '../broker/inbox-reader';
 import { ReceiveMessagesUseCase } from './receive-messages.use-case';
@@ -6,6 +7,8 @@ const message = (body: unknown): Message => ({ content: Buffer.from(typeof body 
 const envelope = { message_id: '0b7f1f46-5c1e-4a8e-9d53-2f1a0e4c9b11', topic: 'soar.noc.x', sender: 'ops', sent_at: '2026-01-01T00:00:00Z', message: { a: 1 } };
 
 describe('ReceiveMessagesUseCase', () => {
+  beforeAll(() => Logger.overrideLogger(false)); // the dead-lettering warnings are expected here
+
   it('hands out valid envelopes, dead-letters the rest, and settles as the caller says', async () => {
     const rejected: Message[] = [];
     const settled: boolean[] = [];

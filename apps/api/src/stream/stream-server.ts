@@ -75,9 +75,9 @@ export class StreamServer implements OnApplicationBootstrap, BeforeApplicationSh
       return;
     }
     this.authenticate(req).then(
-      (principal) =>
+      ({ principal, token }) =>
         this.wss.handleUpgrade(req, socket, head, (ws) => {
-          const session = new StreamSession(ws, principal, streamToken(req), {
+          const session = new StreamSession(ws, principal, token, {
             channels: this.channels,
             authenticator: this.authenticator,
             sendMessage: this.sendMessage,
@@ -95,7 +95,8 @@ export class StreamServer implements OnApplicationBootstrap, BeforeApplicationSh
     );
   };
 
-  private async authenticate(req: IncomingMessage): Promise<ClientPrincipal> {
+  /** The caller and its token (kept to re-check at every frame), or a refusal. */
+  private async authenticate(req: IncomingMessage): Promise<{ principal: ClientPrincipal; token: string }> {
     const inQuery = credentialsInQuery(req.url);
     if (inQuery.length > 0) {
       throw new HandshakeRefusal(400, `credentials must not be sent in the query string (${inQuery.join(', ')}): use the Authorization header or the Sec-WebSocket-Protocol "bearer, <token>"`);
@@ -122,13 +123,8 @@ export class StreamServer implements OnApplicationBootstrap, BeforeApplicationSh
       throw new HandshakeRefusal(403, 'the stream needs the bus scope', { 'WWW-Authenticate': bearerChallenge('insufficient_scope', undefined, 'bus') });
     }
     if (!this.channels.connected) throw new HandshakeRefusal(503, 'message broker unavailable');
-    return principal;
+    return { principal, token: credentials.token };
   }
-}
-
-function streamToken(req: IncomingMessage): string {
-  const credentials = streamCredentials(req);
-  return credentials.kind === 'token' ? credentials.token : '';
 }
 
 /** An HTTP answer on a socket that asked to upgrade, as JSON like the rest of the api. */

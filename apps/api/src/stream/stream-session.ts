@@ -2,7 +2,7 @@ import { HttpException, Logger } from '@nestjs/common';
 import { BearerAuthenticator, ClientPrincipal, InvalidTokenError } from '@purple/auth';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { RawData, WebSocket } from 'ws';
-import { BrokerChannels, closeQuietly, inboxOf } from '../broker/broker-channels';
+import { BrokerChannels, brokerErrorMessage, closeQuietly, inboxOf } from '../broker/broker-channels';
 import { readEnvelope } from '../broker/inbox-envelope';
 import { NotifyUseCase } from '../messages/notify.use-case';
 import { SendMessageUseCase } from '../messages/send-message.use-case';
@@ -43,7 +43,9 @@ export class StreamSession {
     this.ws.on('close', () => void this.stop());
     this.ws.on('error', () => undefined); // a broken socket is followed by 'close'
     this.ws.on('message', (data, isBinary) => {
-      this.frames = this.frames.then(() => this.onFrame(data, isBinary));
+      this.frames = this.frames
+        .then(() => this.onFrame(data, isBinary))
+        .catch((error: Error) => this.logger.error(`a frame from ${this.principal.clientId} failed: ${error.message}`));
     });
     this.keepAlive();
     this.closeWhenTokenExpires();
@@ -55,7 +57,8 @@ export class StreamSession {
       await channel.prefetch(this.deps.prefetch);
       await channel.consume(inboxOf(this.principal.clientId), (message) => this.deliver(message), { noAck: false });
     } catch (error) {
-      this.logger.warn(`cannot stream the inbox of ${this.principal.clientId}: ${(error as Error).message}`);
+      if (this.stopped) return; // the client left while the consumer was being set up
+      this.logger.warn(`cannot stream the inbox of ${this.principal.clientId}: ${brokerErrorMessage(error)}`);
       this.close(CLOSE.tryAgainLater, 'the inbox is unavailable; reconnect later');
     }
   }

@@ -1,6 +1,15 @@
-import { Nack, RabbitSubscribe } from '@golevelup/nestjs-rabbitmq';
-import { Injectable, Logger } from '@nestjs/common';
-import { CorrelatedLog, IngestExecution, correlationIdOf, decideOnFailure, dedupeKeyOf, parseInstruction } from '@purple/checking';
+import { AmqpConnection, Nack } from '@golevelup/nestjs-rabbitmq';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  CorrelatedLog,
+  IngestExecution,
+  consumeQueue,
+  correlationIdOf,
+  decideOnFailure,
+  dedupeKeyOf,
+  parseInstruction,
+  stopConsuming,
+} from '@purple/checking';
 import { deadLetterWithReason } from '@purple/messaging';
 import { sleep } from '@purple/platform';
 import { CHECKING_DLX, CHECKING_QUEUES } from '@purple/topology';
@@ -8,36 +17,41 @@ import type { ConsumeMessage } from 'amqplib';
 import { CalderaConsumerEnv } from '../config';
 
 /**
- * Caldera's execution results → PostgreSQL. The handler returns (and golevelup acks) only after the transaction
- * has committed; a message that can never be stored is dead-lettered with the reason in `x-rejection-reason`.
+ * Caldera's execution results → PostgreSQL. The handler returns (and the message is acked) only after the
+ * transaction has committed; a message that can never be stored is dead-lettered with the reason in
+ * `x-rejection-reason`; one that fails because the database is down goes back to the queue after a pause.
  */
 @Injectable()
-export class InstructionsConsumer {
+export class InstructionsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Ingest');
 
   constructor(
+    private readonly amqp: AmqpConnection,
     private readonly ingest: IngestExecution,
     private readonly config: CalderaConsumerEnv,
   ) {}
 
-  @RabbitSubscribe({
-    queue: CHECKING_QUEUES.instructions,
-    createQueueIfNotExists: false,
-    // the raw body reaches the handler, so broken JSON is dead-lettered with a reason like any other bad input
-    allowNonJsonMessages: true,
-    deserializer: (content: Buffer) => content,
-    errorHandler: deadLetterWithReason(CHECKING_DLX, CHECKING_QUEUES.instructions),
-  })
+  onApplicationBootstrap(): void {
+    consumeQueue(this.amqp, {
+      queue: CHECKING_QUEUES.instructions,
+      name: 'InstructionsConsumer',
+      handle: (body, message) => this.onExecutionResult(body, message),
+      onError: deadLetterWithReason(CHECKING_DLX, CHECKING_QUEUES.instructions),
+    });
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return stopConsuming(this.amqp);
+  }
+
   async onExecutionResult(body: Buffer, message: ConsumeMessage): Promise<Nack | void> {
     const { messageId, headers } = message.properties;
     const correlationId = correlationIdOf(message.properties);
     const log = CorrelatedLog.of(this.logger, correlationId, { message_id: messageId });
     try {
       const execution = parseInstruction(body, this.config.MAX_MESSAGE_BYTES);
-      const stored = await this.ingest.execute(execution, {
-        dedupeKey: dedupeKeyOf(execution.linkId, messageId, body),
-        correlationId,
-      });
+      const stored = await this.ingest.execute(execution, { dedupeKey: dedupeKeyOf(execution.linkId, messageId, body), correlationId });
+      // a redelivery is logged under the correlation id the execution was stored with
       const about = log.with({ execution_id: stored.executionId, correlation_id: stored.correlationId });
       if (stored.created) {
         about.log(

@@ -1,53 +1,58 @@
-import { Nack, RabbitSubscribe } from '@golevelup/nestjs-rabbitmq';
-import { Injectable, Logger } from '@nestjs/common';
-import { CorrelatedLog, RecordDetectionResult, correlationIdOf, decideOnFailure, parseDetectionResponse } from '@purple/checking';
+import { AmqpConnection, Nack } from '@golevelup/nestjs-rabbitmq';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  CorrelatedLog,
+  RecordDetectionResult,
+  consumeQueue,
+  correlationIdOf,
+  decideOnFailure,
+  parseDetectionResponse,
+  stopConsuming,
+} from '@purple/checking';
 import { deadLetterWithReason } from '@purple/messaging';
 import { sleep } from '@purple/platform';
 import { CHECKING_DLX, CHECKING_QUEUES } from '@purple/topology';
 import type { ConsumeMessage } from 'amqplib';
 import { ResultConsumerEnv } from '../config';
 
-/** Subscribes to one response queue; the raw body reaches the handler, so broken JSON gets a reason too. */
-const responseQueue = (queue: string) => ({
-  queue,
-  createQueueIfNotExists: false,
-  allowNonJsonMessages: true,
-  deserializer: (content: Buffer) => content,
-  errorHandler: deadLetterWithReason(CHECKING_DLX, queue),
-});
-
 /**
- * Workers' detection responses → results, task statuses and verdicts. The handler returns (and golevelup acks)
- * only after the transaction has committed; a response that can never be recorded (invalid, or for a task that
- * does not exist) is dead-lettered with the reason in `x-rejection-reason`.
+ * Workers' detection responses (both queues) → results, task statuses and verdicts. The handler returns (and the
+ * message is acked) only after the transaction has committed; a response that can never be recorded (invalid, or
+ * for a task that does not exist) is dead-lettered with the reason in `x-rejection-reason`; one that fails because
+ * the database is down goes back to the queue after a pause.
  */
 @Injectable()
-export class ResponsesConsumer {
+export class ResponsesConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Results');
 
   constructor(
+    private readonly amqp: AmqpConnection,
     private readonly recordResult: RecordDetectionResult,
     private readonly config: ResultConsumerEnv,
   ) {}
 
-  @RabbitSubscribe(responseQueue(CHECKING_QUEUES.apiResponses))
-  onApiResponse(body: Buffer, message: ConsumeMessage): Promise<Nack | void> {
-    return this.record(body, message);
+  onApplicationBootstrap(): void {
+    for (const queue of [CHECKING_QUEUES.apiResponses, CHECKING_QUEUES.agentResponses]) {
+      consumeQueue(this.amqp, {
+        queue,
+        name: 'ResponsesConsumer',
+        handle: (body, message) => this.record(body, message),
+        onError: deadLetterWithReason(CHECKING_DLX, queue),
+      });
+    }
   }
 
-  @RabbitSubscribe(responseQueue(CHECKING_QUEUES.agentResponses))
-  onAgentResponse(body: Buffer, message: ConsumeMessage): Promise<Nack | void> {
-    return this.record(body, message);
+  beforeApplicationShutdown(): Promise<void> {
+    return stopConsuming(this.amqp);
   }
 
-  private async record(body: Buffer, message: ConsumeMessage): Promise<Nack | void> {
+  async record(body: Buffer, message: ConsumeMessage): Promise<Nack | void> {
     const log = CorrelatedLog.of(this.logger, correlationIdOf(message.properties), {
       message_id: message.properties.messageId,
-      queue: message.fields.routingKey,
+      routing_key: message.fields.routingKey,
     });
     try {
-      const response = parseDetectionResponse(body, this.config.MAX_MESSAGE_BYTES);
-      const outcome = await this.recordResult.execute(response);
+      const outcome = await this.recordResult.execute(parseDetectionResponse(body, this.config.MAX_MESSAGE_BYTES));
       // the execution's own correlation id, carried from Caldera's message
       const about = log.with({
         correlation_id: outcome.correlationId,
@@ -56,7 +61,7 @@ export class ResponsesConsumer {
         attempt: outcome.attempt,
       });
       if (outcome.stored) {
-        about.log(`recorded ${response.status ?? (response.detected ? 'detected' : 'not_detected')}; task ${outcome.taskStatus}; verdict ${outcome.verdict}`);
+        about.log(`recorded ${outcome.resultStatus}; task ${outcome.taskStatus}; verdict ${outcome.verdict}`);
       } else {
         about.log('response delivered again; this attempt already has its result, nothing changed');
       }

@@ -78,7 +78,7 @@ function latestDeath(value: unknown): DeathEntry | undefined {
  */
 export function jsonSafe(value: unknown): unknown {
   if (value === null || typeof value === 'boolean') return value;
-  if (typeof value === 'string') return value.replace(/\u0000/g, '');
+  if (typeof value === 'string') return value.replaceAll('\u0000', '');
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
@@ -91,7 +91,7 @@ export function jsonSafe(value: unknown): unknown {
     return Object.fromEntries(
       Object.entries(value as Record<string, unknown>)
         .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => [k.replace(/\u0000/g, ''), jsonSafe(v)]),
+        .map(([k, v]) => [k.replaceAll('\u0000', ''), jsonSafe(v)]),
     );
   }
   return value === undefined ? null : String(value);

@@ -50,13 +50,15 @@ export class ListDeadLetters {
   constructor(private readonly deadLetters: DeadLetterStore) {}
 
   async execute(query: DeadLetterQuery = {}): Promise<DeadLetterPage> {
-    const limit = Math.min(Math.max(Math.trunc(query.limit ?? DEFAULT_PAGE_SIZE), 1), MAX_PAGE_SIZE);
-    const offset = Math.max(Math.trunc(query.offset ?? 0), 0);
+    const limit = Math.min(Math.max(wholeNumber(query.limit, DEFAULT_PAGE_SIZE), 1), MAX_PAGE_SIZE);
+    const offset = Math.max(wholeNumber(query.offset, 0), 0);
     const queue = query.queue?.replace(/\.dlq$/, '');
     const { items, total } = await this.deadLetters.list({ queue, replayed: query.replayed, limit, offset });
     return { items, total, limit, offset };
   }
 }
+
+const wholeNumber = (value: number | undefined, fallback: number) => (Number.isFinite(value) ? Math.trunc(value as number) : fallback);
 
 /** One dead letter with its whole body. */
 @Injectable()

@@ -15,8 +15,10 @@ function response(options: Partial<ResponseOptions> = {}): DetectionResponseMess
 }
 
 /** An in-memory stand-in for one task's rows, recording what the use case asks of the database. */
+const DISPATCHED: LockedTask = { id: TASK_ID, executionId: 'exec-1', status: 'dispatched', attempts: 1, correlationId: 'corr-1' };
+
 class FakeResults {
-  task: LockedTask | null = { id: TASK_ID, executionId: 'exec-1', status: 'dispatched', attempts: 1, correlationId: 'corr-1' };
+  task: LockedTask | null = { ...DISPATCHED };
   results: NewDetectionResult[] = [];
   closed: Array<{ status: string; lastError: string | null }> = [];
   verdict: Verdict = 'checking';
@@ -54,6 +56,7 @@ describe('RecordDetectionResult', () => {
       taskId: TASK_ID,
       executionId: 'exec-1',
       attempt: 1,
+      resultStatus: 'detected',
       taskStatus: 'completed',
       verdict: 'checking',
       correlationId: 'corr-1',
@@ -73,7 +76,7 @@ describe('RecordDetectionResult', () => {
   it('fails the task for error and unsupported answers, keeping why', async () => {
     await record.execute(response({ status: 'error', error: 'splunk: 401 unauthorized' }));
     expect(db.closed).toEqual([{ status: 'failed', lastError: 'splunk: 401 unauthorized' }]);
-    db.task = { ...db.task!, status: 'dispatched', attempts: 2 };
+    db.task = { ...DISPATCHED, attempts: 2 };
     await record.execute(response({ status: 'unsupported', platform: 'qradar', attempt: 2 }));
     expect(db.closed[1]).toEqual({ status: 'failed', lastError: 'no connector for api platform qradar' });
   });
@@ -87,15 +90,15 @@ describe('RecordDetectionResult', () => {
   });
 
   it('answers the latest dispatch when the worker does not name the attempt', async () => {
-    db.task = { ...db.task!, attempts: 3 };
+    db.task = { ...DISPATCHED, attempts: 3 };
     expect((await record.execute(response())).attempt).toBe(3);
-    db.task = { ...db.task!, id: TASK_ID, attempts: 0, status: 'pending' };
+    db.task = { ...DISPATCHED, attempts: 0, status: 'pending' };
     db.results = [];
     expect((await record.execute(response())).attempt).toBe(1);
   });
 
   it('keeps a late answer to an older attempt without reopening a task a newer attempt closed', async () => {
-    db.task = { ...db.task!, status: 'completed', attempts: 2 };
+    db.task = { ...DISPATCHED, status: 'completed', attempts: 2 };
     const outcome = await record.execute(response({ status: 'error', attempt: 1 }));
     expect(outcome).toMatchObject({ stored: true, taskStatus: 'completed' });
     expect(db.closed).toEqual([]);

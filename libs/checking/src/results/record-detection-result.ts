@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DetectionResponseMessage } from '@purple/contracts';
-import type { TaskStatus, Verdict } from '@purple/persistence';
+import type { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
 import { UUID_PATTERN } from '../database';
 import { RejectedMessageError } from '../errors';
 import { isFinalTaskStatus } from '../verdict/decide-verdict';
@@ -13,6 +13,8 @@ export interface RecordOutcome {
   taskId: string;
   executionId: string;
   attempt: number;
+  /** what the worker answered */
+  resultStatus: ResultStatus;
   taskStatus: TaskStatus;
   verdict: Verdict;
   correlationId: string;
@@ -58,7 +60,16 @@ export class RecordDetectionResult {
         taskStatus = answer.taskStatus;
       }
       const verdict = await tx.rollUpVerdict(task.executionId);
-      return { stored, taskId: task.id, executionId: task.executionId, attempt, taskStatus, verdict, correlationId: task.correlationId };
+      return {
+        stored,
+        taskId: task.id,
+        executionId: task.executionId,
+        attempt,
+        resultStatus: answer.status,
+        taskStatus,
+        verdict,
+        correlationId: task.correlationId,
+      };
     });
   }
 }
