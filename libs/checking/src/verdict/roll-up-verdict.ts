@@ -1,9 +1,19 @@
 import type { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
 import type { EntityManager } from 'typeorm';
+import { counter, histogram } from '@purple/platform';
 import { decideVerdict, isFinalVerdict } from './decide-verdict';
+
+const verdicts = counter('purple_verdicts_total', 'Executions that reached a final verdict, by verdict', ['verdict']);
+const detectionLatency = histogram(
+  'purple_detection_latency_seconds',
+  'Time from a red-team execution to its detection, per ATT&CK technique',
+  ['technique_id'],
+  [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+);
 
 interface ExecutionRow {
   executed_at: Date;
+  technique_id: string | null;
   verdict: Verdict;
   detection_latency_ms: string | null;
   verdict_at: Date | null;
@@ -20,7 +30,7 @@ export async function rollUpVerdict(manager: EntityManager, executionId: string)
     throw new Error('rollUpVerdict must run inside a transaction (it locks the execution row)');
   }
   const [execution] = (await manager.query(
-    `SELECT executed_at, verdict, detection_latency_ms, verdict_at FROM execution WHERE id = $1 FOR UPDATE`,
+    `SELECT executed_at, technique_id, verdict, detection_latency_ms, verdict_at FROM execution WHERE id = $1 FOR UPDATE`,
     [executionId],
   )) as ExecutionRow[];
   if (!execution) throw new Error(`execution ${executionId} does not exist`);
@@ -62,5 +72,12 @@ export async function rollUpVerdict(manager: EntityManager, executionId: string)
     latency,
     verdictAt,
   ]);
+  // counted once, when the verdict first becomes final (a rolled-back transaction may count one too many)
+  if (isFinalVerdict(decision.verdict) && decision.verdict !== execution.verdict) {
+    verdicts.inc({ verdict: decision.verdict });
+    if (decision.verdict === 'detected' && decision.latencyMs !== null) {
+      detectionLatency.observe({ technique_id: execution.technique_id ?? 'unknown' }, decision.latencyMs / 1000);
+    }
+  }
   return decision.verdict;
 }

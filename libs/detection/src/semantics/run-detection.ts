@@ -1,9 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { counter, histogram } from '@purple/platform';
 import { DetectionTaskMessage, parseIsoDateTime } from '@purple/contracts';
 import { ConnectorError, DetectionConnector, MatchedEvent, SearchOutcome, SearchRequest } from '../connectors/connector';
 import { CLOCK, Clock } from './clock';
 import { renderQueryTemplate, TemplateError } from './query-template';
 import { DetectionSettings, searchWindow } from './settings';
+
+const connectorCallDuration = histogram(
+  'purple_connector_call_duration_seconds',
+  'One search against a SIEM/EDR or host, by outcome (ok, failed, timed_out)',
+  ['platform', 'connector', 'outcome'],
+  [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+);
+const connectorFailures = counter('purple_connector_failures_total', 'Failed searches by reason', ['platform', 'connector', 'reason']);
 
 export interface DetectionOutcome {
   status: 'detected' | 'not_detected' | 'error';
@@ -113,10 +122,16 @@ export class RunDetection {
       onAbort = () => reject(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
     });
+    const labels = { platform: request.task.platform, connector: connector.name };
+    const stopTimer = connectorCallDuration.startTimer(labels);
     try {
-      return await Promise.race([connector.search(request, signal), aborted]);
+      const outcome = await Promise.race([connector.search(request, signal), aborted]);
+      stopTimer({ outcome: 'ok' });
+      return outcome;
     } catch (error) {
       if (shutdown.aborted) throw new DetectionAbortedError();
+      stopTimer({ outcome: timeout.aborted ? 'timed_out' : 'failed' });
+      connectorFailures.inc({ ...labels, reason: timeout.aborted ? 'timeout' : error instanceof ConnectorError && !error.retryable ? 'refused' : 'unavailable' });
       if (timeout.aborted) {
         throw new ConnectorError(`${connector.name} search timed out after ${request.timeoutMs / 1000} s`, true);
       }

@@ -3,7 +3,7 @@ import { FakeSplunk, ServiceProcess, splunkEvent, startServiceProcess } from '@p
 import { CHECKING_EXCHANGE, CHECKING_VHOST, ROUTING_KEYS } from '@purple/topology';
 import * as amqp from 'amqplib';
 import { Client } from 'pg';
-import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually } from '../src';
+import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually } from '@purple/testing';
 
 /**
  * The checking engine end to end, each app in a process of its own as in production, through the real broker and
@@ -152,5 +152,9 @@ describe('checking engine end to end', () => {
     expect(value(dispatcher, /purple_messages_published_total\{exchange="caldera\.checking\.exchange",routing_key="checking\.api\.task"[^}]*\} (\d+)/)).toBeGreaterThanOrEqual(2);
     const results = await scrape('result-consumer');
     expect(value(results, /purple_messages_consumed_total\{queue="caldera\.checking\.api\.responses"[^}]*\} (\d+)/)).toBeGreaterThanOrEqual(2);
+    expect(value(results, /purple_verdicts_total\{[^}]*verdict="detected"[^}]*\} (\d+)/)).toBeGreaterThanOrEqual(2);
+    expect(value(results, /purple_detection_latency_seconds_count\{[^}]*technique_id="unknown"[^}]*\} (\d+)/)).toBeGreaterThanOrEqual(2);
+    const worker = await scrape('api-worker');
+    expect(value(worker, /purple_connector_call_duration_seconds_count\{[^}]*platform="siem",connector="splunk",outcome="ok"[^}]*\} (\d+)/)).toBeGreaterThanOrEqual(2);
   });
 });
