@@ -2,6 +2,7 @@ import { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigError } from './config';
+import { setFatalHandler } from './fatal';
 
 export interface RunOptions {
   port: number;
@@ -36,6 +37,10 @@ export function runMain(start: () => Promise<INestApplication>, shutdownTimeoutM
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
+      setFatalHandler(() => {
+        process.exitCode = 1;
+        void stop();
+      });
     },
     (error: unknown) => {
       const message = error instanceof ConfigError ? error.message : error instanceof Error ? error.stack : String(error);
