@@ -1,6 +1,4 @@
-import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually } from '@purple/testing';
-import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually, runApp } from '@purple/testing';
 import WebSocket from 'ws';
 import { ADMIN_ID, ApiClient, apiEnv, unusedPort, createClient } from './support';
 
@@ -8,27 +6,6 @@ import { ADMIN_ID, ApiClient, apiEnv, unusedPort, createClient } from './support
  * The api as a real process, started by main.ts as `nx serve` and the container start it: the HTTP set-up done
  * there (body limit, Swagger), configuration errors, and a clean SIGTERM with a WebSocket open.
  */
-const ROOT = join(__dirname, '../../..');
-
-interface Run {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function runApi(env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register', '-r', 'tsconfig-paths/register', 'apps/api/src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'], TS_NODE_PROJECT: 'tools/tsconfig.json', TS_NODE_TRANSPILE_ONLY: 'true', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
 describe('api process', () => {
   let broker: BrokerNamespace;
   let db: TestDatabase;
@@ -39,7 +16,7 @@ describe('api process', () => {
 
   it('refuses to start without its secrets, naming each variable and never a value, with exit code 1', async () => {
     const { TOKEN_SIGNING_KEY: _key, WEBHOOK_SECRET_KEY: _webhook, ...env } = apiEnv(broker, db.url);
-    const run = runApi({ ...env, TOKEN_SIGNING_KEY: 'short' });
+    const run = runApp('api', { ...env, TOKEN_SIGNING_KEY: 'short' });
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain('TOKEN_SIGNING_KEY is malformed (TOKEN_SIGNING_KEY must be at least 32 characters)');
     expect(run.output()).toContain('WEBHOOK_SECRET_KEY is missing');
@@ -49,7 +26,7 @@ describe('api process', () => {
   it('serves with the body limit and Swagger of main.ts, and stops with exit code 0 on SIGTERM while a stream is open', async () => {
     const port = await unusedPort();
     const env = apiEnv(broker, db.url, { PORT: String(port), LOG_LEVEL: 'info' });
-    const run = runApi(env);
+    const run = runApp('api', env);
     try {
       const api = new ApiClient(`http://127.0.0.1:${port}`);
       await eventually(async () => (await fetch(`${api.url}/health/ready`)).status === 200, 60_000, 250);

@@ -1,42 +1,10 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { CHECKING_EXCHANGE, CHECKING_VHOST } from '@purple/topology';
-import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually } from '@purple/testing';
+import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually, freePort, runApp } from '@purple/testing';
 
 /**
  * The app as a real process (as `nx serve` and the containers run it): configuration errors, missing broker
  * objects and SIGTERM are about the process, its exit code and what it prints.
  */
-const ROOT = join(__dirname, '../../..');
-
-interface Run {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function runDispatcher(env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register', '-r', 'tsconfig-paths/register', 'apps/dispatcher/src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'], TS_NODE_PROJECT: 'tools/tsconfig.json', TS_NODE_TRANSPILE_ONLY: 'true', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-
 describe('dispatcher process', () => {
   let broker: BrokerNamespace;
   let db: TestDatabase;
@@ -48,14 +16,14 @@ describe('dispatcher process', () => {
   });
 
   it('refuses to start without DATABASE_URL, naming it, with exit code 1', async () => {
-    const run = runDispatcher({ ...broker.env() });
+    const run = runApp('dispatcher', { ...broker.env() });
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain('DATABASE_URL is missing');
   });
 
   it('refuses to start without its broker password, naming the variable', async () => {
     const { CHECKING_DISPATCHER_PASSWORD: _omitted, ...env } = broker.env();
-    const run = runDispatcher({ ...env, DATABASE_URL: db.url });
+    const run = runApp('dispatcher', { ...env, DATABASE_URL: db.url });
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain('CHECKING_DISPATCHER_PASSWORD is missing');
     expect(run.output()).not.toContain(broker.password('checking_dispatcher'));
@@ -63,7 +31,7 @@ describe('dispatcher process', () => {
 
   it('stops cleanly with exit code 0 on SIGTERM once running', async () => {
     const port = await freePort();
-    const run = runDispatcher({ ...broker.env(), DATABASE_URL: db.url, PORT: String(port) });
+    const run = runApp('dispatcher', { ...broker.env(), DATABASE_URL: db.url, PORT: String(port) });
     try {
       await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200, 45_000, 250);
       run.child.kill('SIGTERM');
@@ -78,7 +46,7 @@ describe('dispatcher process', () => {
     const other = await createBrokerNamespace();
     try {
       await other.management('caldera_admin').delete(`/api/exchanges/${encodeURIComponent(other.vhost(CHECKING_VHOST))}/${encodeURIComponent(CHECKING_EXCHANGE)}`);
-      const run = runDispatcher({ ...other.env(), DATABASE_URL: db.url, PORT: String(await freePort()) });
+      const run = runApp('dispatcher', { ...other.env(), DATABASE_URL: db.url, PORT: String(await freePort()) });
       const code = await run.exited;
       expect(code).toBe(1);
       expect(run.output()).toContain(`exchange ${CHECKING_EXCHANGE}`);

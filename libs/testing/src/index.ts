@@ -2,3 +2,4 @@ export * from './broker';
 export * from './database';
 export * from './service';
 export * from './lifecycle';
+export * from './process';
