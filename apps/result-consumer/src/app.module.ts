@@ -2,7 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { MessagingModule } from '@purple/messaging';
 import { PersistenceModule } from '@purple/persistence';
 import { CommonEnv, PlatformModule, loadConfig } from '@purple/platform';
-import { ResultConsumerEnv } from './config';
+import { CheckingConsumerEnv } from '@purple/checking';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { ResultsModule } from './results/results.module';
 
@@ -10,11 +10,11 @@ import { ResultsModule } from './results/results.module';
 @Global()
 @Module({})
 class ResultConsumerConfigModule {
-  static register(config: ResultConsumerEnv): DynamicModule {
+  static register(config: CheckingConsumerEnv): DynamicModule {
     return {
       module: ResultConsumerConfigModule,
-      providers: [{ provide: ResultConsumerEnv, useValue: config }],
-      exports: [ResultConsumerEnv],
+      providers: [{ provide: CheckingConsumerEnv, useValue: config }],
+      exports: [CheckingConsumerEnv],
     };
   }
 }
@@ -22,7 +22,7 @@ class ResultConsumerConfigModule {
 @Module({})
 export class ResultConsumerModule {
   static register(env: CommonEnv): DynamicModule {
-    const config = loadConfig(ResultConsumerEnv, env.source ?? process.env);
+    const config = loadConfig(CheckingConsumerEnv, env.source ?? process.env);
     return {
       module: ResultConsumerModule,
       imports: [

@@ -14,7 +14,7 @@ import { deadLetterWithReason } from '@purple/messaging';
 import { sleep } from '@purple/platform';
 import { CHECKING_DLX, CHECKING_QUEUES } from '@purple/topology';
 import type { ConsumeMessage } from 'amqplib';
-import { CalderaConsumerEnv } from '../config';
+import { CheckingConsumerEnv } from '@purple/checking';
 
 /**
  * Caldera's execution results → PostgreSQL. The handler returns (and the message is acked) only after the
@@ -28,7 +28,7 @@ export class InstructionsConsumer implements OnApplicationBootstrap, BeforeAppli
   constructor(
     private readonly amqp: AmqpConnection,
     private readonly ingest: IngestExecution,
-    private readonly config: CalderaConsumerEnv,
+    private readonly config: CheckingConsumerEnv,
   ) {}
 
   onApplicationBootstrap(): void {

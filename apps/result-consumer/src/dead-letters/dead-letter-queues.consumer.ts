@@ -4,7 +4,7 @@ import { CorrelatedLog, RecordDeadLetter, consumeQueue, correlationIdOf, retryDe
 import { sleep } from '@purple/platform';
 import { CHECKING_QUEUES, deadLetterQueueOf } from '@purple/topology';
 import type { ConsumeMessage } from 'amqplib';
-import { ResultConsumerEnv } from '../config';
+import { CheckingConsumerEnv } from '@purple/checking';
 
 /**
  * Drains the five dead-letter queues into the `dead_letter` table, where the API lists them and an operator
@@ -19,7 +19,7 @@ export class DeadLetterQueuesConsumer implements OnApplicationBootstrap, BeforeA
   constructor(
     private readonly amqp: AmqpConnection,
     private readonly recordDeadLetter: RecordDeadLetter,
-    private readonly config: ResultConsumerEnv,
+    private readonly config: CheckingConsumerEnv,
   ) {}
 
   onApplicationBootstrap(): void {

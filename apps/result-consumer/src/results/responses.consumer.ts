@@ -13,7 +13,7 @@ import { deadLetterWithReason } from '@purple/messaging';
 import { sleep } from '@purple/platform';
 import { CHECKING_DLX, CHECKING_QUEUES } from '@purple/topology';
 import type { ConsumeMessage } from 'amqplib';
-import { ResultConsumerEnv } from '../config';
+import { CheckingConsumerEnv } from '@purple/checking';
 
 /**
  * Workers' detection responses (both queues) → results, task statuses and verdicts. The handler returns (and the
@@ -28,7 +28,7 @@ export class ResponsesConsumer implements OnApplicationBootstrap, BeforeApplicat
   constructor(
     private readonly amqp: AmqpConnection,
     private readonly recordResult: RecordDetectionResult,
-    private readonly config: ResultConsumerEnv,
+    private readonly config: CheckingConsumerEnv,
   ) {}
 
   onApplicationBootstrap(): void {

@@ -4,42 +4,8 @@
  * worker responses to its tasks.
  */
 
-export const SEED_EXECUTION_RESULT_TEXT = String.raw`{
-  "operation_id": "op-12345",
-  "agent_host": "target-machine.local",
-  "agent_paw": "abc123def456",
-  "command": "whoami",
-  "result": {
-    "stdout": "administrator",
-    "stderr": "",
-    "exit_code": 0
-  },
-  "timestamp": "2024-01-15T10:30:00Z",
-  "detections": {
-    "api": {
-      "siem": {
-        "query": "search index=security user=administrator",
-        "platform": "splunk"
-      },
-      "edr": {
-        "query": "process_name:whoami.exe",
-        "platform": "crowdstrike"
-      }
-    },
-    "agent": {
-      "windows": {
-        "command": "Get-EventLog Security -InstanceId 4624",
-        "platform": "powershell"
-      },
-      "linux": {
-        "command": "grep 'sudo' /var/log/auth.log",
-        "platform": "bash"
-      }
-    }
-  }
-}`;
-
-export const seedExecutionResult = (): Record<string, unknown> => JSON.parse(SEED_EXECUTION_RESULT_TEXT);
+// the seed's example, verbatim, is kept once, with the contracts' other seed examples
+export { SEED_EXECUTION_RESULT_TEXT, seedExecutionResult } from '@purple/contracts/testing';
 
 /** The four tasks the seed's example becomes: platform, connector and query, in the order they are planned. */
 export const SEED_TASKS = [

@@ -1,11 +1,12 @@
-import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RETRY_MAX_DELAY_MS } from '@purple/checking';
 import { CommonEnv } from '@purple/platform';
 import { Type } from 'class-transformer';
 import { IsInt, Max, Min } from 'class-validator';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './ingest/parse-instruction';
+import { DEFAULT_RETRY_MAX_DELAY_MS } from './delivery';
 
-/** The result-consumer's own variables, on top of every app's. */
-export class ResultConsumerEnv extends CommonEnv {
-  /** detection responses larger than this are dead-lettered unread */
+/** The variables of the checking engine's consumers (caldera-consumer, result-consumer), on top of every app's. */
+export class CheckingConsumerEnv extends CommonEnv {
+  /** messages larger than this are dead-lettered unread */
   @Type(() => Number)
   @IsInt()
   @Min(1024)
