@@ -2,6 +2,7 @@ import 'reflect-metadata';
 export * from './connectors/connector';
 export * from './connectors/registry';
 export * from './connectors/http-client';
+export * from './connectors/product-http';
 export * from './connectors/api-connectors';
 export * from './connectors/splunk/splunk-settings';
 export * from './connectors/splunk/splunk-export';

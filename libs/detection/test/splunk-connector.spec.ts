@@ -113,7 +113,7 @@ describe('SplunkConnector against a server speaking the export API', () => {
   it('reports a search Splunk refuses (400 or a FATAL message) as final, with Splunk’s reason', async () => {
     splunk.respond = () => ({ status: 400, body: messages('FATAL', "Unknown search command 'serch'.") });
     const refused = await failure(new SplunkConnector(settings).search(request('| serch x'), signal));
-    expect(refused).toMatchObject({ retryable: false, message: "splunk refused the search (HTTP 400): Unknown search command 'serch'." });
+    expect(refused).toMatchObject({ retryable: false, message: "splunk refused the request (HTTP 400): Unknown search command 'serch'." });
 
     splunk.respond = () => ({ status: 200, body: messages('FATAL', 'Error in search: bad field') });
     const fatal = await failure(new SplunkConnector(settings).search(request('x'), signal));

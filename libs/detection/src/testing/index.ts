@@ -1,3 +1,4 @@
+export * from './fake-http-server';
 export * from './fake-splunk';
 export * from './checking-queues';
 export * from './service-process';

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
-import { backoffDelay } from '@purple/platform';
 import { Clock, systemClock } from '../../semantics/clock';
 import { QuerySyntax } from '../../semantics/query-template';
 import { ConnectorError, DetectionConnector, MatchedEvent, SearchOutcome, SearchRequest } from '../connector';
-import { HttpAnswer, retryAfterMs, sendHttp } from '../http-client';
+import { HttpAnswer } from '../http-client';
+import { callProduct } from '../product-http';
 import { parseSplunkExport, parseSplunkTime, splunkErrorText } from './splunk-export';
 import { SplunkSettings } from './splunk-settings';
 
@@ -26,9 +26,8 @@ export const SPLUNK_QUERY_SYNTAX: QuerySyntax = {
 
 /**
  * Splunk through its REST API: `POST /services/search/jobs/export` (form: search, earliest_time, latest_time,
- * output_mode=json), authenticated with a token (`Authorization: Bearer`) or basic auth. 401/403 and refused
- * searches end the task at once; 429 (and 503 with Retry-After) waits for Retry-After, or a short backoff, when that
- * fits in the search's time, and is otherwise retried at the next interval, as are 5xx and network failures.
+ * output_mode=json), authenticated with a token (`Authorization: Bearer`) or basic auth. Failures as every connector
+ * ({@link callProduct}); a FATAL/ERROR message in a 200 export is a refused search.
  */
 export class SplunkConnector implements DetectionConnector {
   readonly name = 'splunk';
@@ -48,7 +47,6 @@ export class SplunkConnector implements DetectionConnector {
   }
 
   async search(request: SearchRequest, signal: AbortSignal): Promise<SearchOutcome> {
-    const startedAt = this.clock.now();
     const search = asSearchCommand(request.query);
     const form = new URLSearchParams({
       search,
@@ -56,8 +54,8 @@ export class SplunkConnector implements DetectionConnector {
       latest_time: SPLUNK_QUERY_SYNTAX.formatTime(request.latest),
       output_mode: 'json',
     });
-    for (let rateLimited = 0; ; rateLimited++) {
-      const answer = await sendHttp('splunk', {
+    const answer = await callProduct(
+      {
         method: 'POST',
         url: this.exportUrl,
         headers: {
@@ -69,30 +67,16 @@ export class SplunkConnector implements DetectionConnector {
         signal,
         verifyTls: this.settings.verifyTls,
         maxBodyBytes: MAX_EXPORT_BYTES,
-      });
-      if (answer.status === 200) return this.outcomeOf(answer, request, search);
-      if (answer.status === 401 || answer.status === 403) {
-        throw new ConnectorError(`splunk refused the credentials (HTTP ${answer.status})`, false);
-      }
-      const askedToWait = retryAfterMs(answer.headers['retry-after'], this.clock.now());
-      // 503 is a rate limit only when it says how long to wait; otherwise a server error like the other 5xx
-      if (answer.status === 429 || (answer.status === 503 && askedToWait !== undefined)) {
-        const wait = askedToWait ?? backoffDelay(rateLimited, 500, 5000);
-        const timeLeft = request.timeoutMs - (this.clock.now() - startedAt);
-        if (wait > this.settings.maxRetryAfterMs || wait >= timeLeft) {
-          throw new ConnectorError(
-            `splunk is rate limiting (HTTP ${answer.status}) and asked to wait ${Math.ceil(wait / 1000)} s`,
-            true,
-            wait,
-          );
-        }
-        await this.clock.sleep(wait, signal);
-        continue;
-      }
-      const detail = splunkDetail(answer);
-      if (answer.status >= 500) throw new ConnectorError(`splunk answered HTTP ${answer.status}${detail}`, true);
-      throw new ConnectorError(`splunk refused the search (HTTP ${answer.status})${detail}`, false);
-    }
+      },
+      {
+        product: 'splunk',
+        timeoutMs: request.timeoutMs,
+        maxRetryAfterMs: this.settings.maxRetryAfterMs,
+        clock: this.clock,
+        describeError: (failed) => splunkErrorText(parseSplunkExport(failed.body, failed.truncated).messages),
+      },
+    );
+    return this.outcomeOf(answer, request, search);
   }
 
   private outcomeOf(answer: HttpAnswer, request: SearchRequest, search: string): SearchOutcome {
@@ -119,15 +103,6 @@ export class SplunkConnector implements DetectionConnector {
 export function asSearchCommand(query: string): string {
   const trimmed = query.trim();
   return trimmed.startsWith('|') || /^search\s/i.test(trimmed) ? trimmed : `search ${trimmed}`;
-}
-
-function splunkDetail(answer: HttpAnswer): string {
-  try {
-    const text = splunkErrorText(parseSplunkExport(answer.body, answer.truncated).messages);
-    return text ? `: ${text}` : '';
-  } catch {
-    return '';
-  }
 }
 
 function firstText(...values: unknown[]): string | undefined {
