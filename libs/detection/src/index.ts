@@ -15,3 +15,4 @@ export * from './worker/worker-settings';
 export * from './worker/answer-detection-task';
 export * from './worker/detection-task-consumer';
 export * from './worker/detection-worker.module';
+export * from './executors/output-rule';

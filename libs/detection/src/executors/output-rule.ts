@@ -1,0 +1,101 @@
+import { ConnectorError, MatchedEvent, SearchOutcome } from '../connectors/connector';
+
+/** What a host command left: its exit code (null when it was killed) and its output (stdout, then stderr). */
+export interface CommandResult {
+  exitCode: number | null;
+  output: string;
+}
+
+/**
+ * How an executor decides "detected" from a command's result, from the task's `detection_config.match`:
+ *
+ * | key | meaning |
+ * | --- | --- |
+ * | `exit_code` | a number or a list: the exit code must be one of them |
+ * | `output_matches` | a regular expression: some output line must match it (`output_flags`, e.g. `i`) |
+ * | `output_contains` | a text: some output line must contain it |
+ *
+ * Every condition given must hold. Without `match` the rule is `{"exit_code": 0}`: the detection command (a
+ * `grep`, a `Get-WinEvent` filter that exits 1 on nothing found) says by its exit code whether it found something.
+ */
+export interface OutputRule {
+  exitCodes?: number[];
+  outputPattern?: RegExp;
+  outputContains?: string;
+}
+
+const MAX_PATTERN_LENGTH = 500;
+/** matching lines kept as evidence */
+const MAX_MATCHED_LINES = 20;
+
+/** The task's rule; a malformed one is a final error (the same task would fail the same way every time). */
+export function outputRuleOf(config: Record<string, unknown> | null | undefined): OutputRule {
+  const match = config?.['match'];
+  if (match === undefined || match === null) return { exitCodes: [0] };
+  if (typeof match !== 'object' || Array.isArray(match)) throw invalid('detection_config.match must be an object');
+  const spec = match as Record<string, unknown>;
+  const rule: OutputRule = {};
+  if (spec['exit_code'] !== undefined) {
+    const codes = Array.isArray(spec['exit_code']) ? spec['exit_code'] : [spec['exit_code']];
+    if (codes.length === 0 || !codes.every((code) => Number.isInteger(code))) {
+      throw invalid('detection_config.match.exit_code must be an integer or a list of integers');
+    }
+    rule.exitCodes = codes as number[];
+  }
+  if (spec['output_matches'] !== undefined) {
+    const pattern = spec['output_matches'];
+    const flags = spec['output_flags'] ?? '';
+    if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > MAX_PATTERN_LENGTH) {
+      throw invalid(`detection_config.match.output_matches must be a regular expression of 1 to ${MAX_PATTERN_LENGTH} characters`);
+    }
+    if (typeof flags !== 'string' || !/^[imsu]*$/.test(flags)) throw invalid('detection_config.match.output_flags may hold only i, m, s and u');
+    try {
+      rule.outputPattern = new RegExp(pattern, flags);
+    } catch (error) {
+      throw invalid(`detection_config.match.output_matches is not a valid regular expression: ${(error as Error).message}`);
+    }
+  }
+  if (spec['output_contains'] !== undefined) {
+    if (typeof spec['output_contains'] !== 'string' || spec['output_contains'] === '') {
+      throw invalid('detection_config.match.output_contains must be a non-empty string');
+    }
+    rule.outputContains = spec['output_contains'];
+  }
+  if (rule.exitCodes === undefined && rule.outputPattern === undefined && rule.outputContains === undefined) {
+    throw invalid('detection_config.match names no condition (exit_code, output_matches or output_contains)');
+  }
+  return rule;
+}
+
+/**
+ * The command's result judged by the rule, as a search outcome: a match counts the matching output lines (at least
+ * one), keeps them as evidence ids, and keeps the output as the raw answer.
+ */
+export function judgeCommandResult(result: CommandResult, rule: OutputRule, eventTime?: Date): SearchOutcome {
+  const lines = result.output.split(/\r?\n/).filter((line) => line.trim() !== '');
+  const exitOk = rule.exitCodes === undefined || (result.exitCode !== null && rule.exitCodes.includes(result.exitCode));
+  const lineRules = rule.outputPattern !== undefined || rule.outputContains !== undefined;
+  const matching = lineRules
+    ? lines.filter(
+        (line) =>
+          (rule.outputPattern === undefined || rule.outputPattern.test(line)) &&
+          (rule.outputContains === undefined || line.includes(rule.outputContains)),
+      )
+    : lines;
+  const detected = exitOk && (!lineRules || matching.length > 0);
+  const events: MatchedEvent[] = detected
+    ? (matching.length > 0 ? matching : ['(exit code matched)']).slice(0, MAX_MATCHED_LINES).map((line) => ({
+        id: line.slice(0, 200),
+        ...(eventTime && { eventTime }),
+      }))
+    : [];
+  return {
+    eventsFound: detected ? Math.max(1, matching.length) : 0,
+    events,
+    rawOutput: `exit code ${result.exitCode ?? 'none (killed)'}\n${result.output}`,
+  };
+}
+
+function invalid(message: string): ConnectorError {
+  return new ConnectorError(message, false);
+}
