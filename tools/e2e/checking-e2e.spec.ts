@@ -40,8 +40,11 @@ describe('checking engine end to end', () => {
       DETECTION_WINDOW_AFTER_SECONDS: '2',
       DISPATCH_SWEEP_MS: '1000',
     };
-    const started = await Promise.all(PIPELINE.map((app) => startServiceProcess(app, env, 120_000)));
-    PIPELINE.forEach((app, i) => (apps[app] = started[i]));
+    // every app that did start is stopped in afterAll, even when another one failed to
+    const started = await Promise.allSettled(PIPELINE.map((app) => startServiceProcess(app, env, 120_000)));
+    started.forEach((outcome, i) => outcome.status === 'fulfilled' && (apps[PIPELINE[i]] = outcome.value));
+    const failed = started.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
     publisher = await amqp.connect(broker.amqpUrl('caldera_publisher', CHECKING_VHOST));
     channel = await publisher.createConfirmChannel();
   }, 180_000);

@@ -5,12 +5,15 @@ import { APP_NAMES } from '@purple/topology';
 import { REPO_ROOT, loadDevEnv } from '../env';
 
 /**
- * `npm start`: provision the broker, migrate the database, build, then run all seven apps with each log line
- * prefixed by its app. Ctrl-C (or SIGTERM) stops them all cleanly; if one app dies, the others are stopped too.
+ * `npm start`: provision the broker, migrate the database, build, then run the apps (the caldera-bridge only when
+ * CALDERA_URL names a Caldera to poll) with each log line prefixed by its app. Ctrl-C (or SIGTERM) stops them all
+ * cleanly; if one app dies, the others are stopped too.
  */
 const env = loadDevEnv();
+// the caldera-bridge is for a Caldera that does not publish its results itself: without CALDERA_URL it has nothing to do
+const apps = APP_NAMES.filter((app) => app !== 'caldera-bridge' || env['CALDERA_URL']);
 const COLOURS = [36, 32, 33, 35, 34, 96, 92];
-const width = Math.max(...APP_NAMES.map((a) => a.length));
+const width = Math.max(...apps.map((a) => a.length));
 
 function step(title: string, command: string, args: string[]): Promise<void> {
   console.log(`\n▶ ${title}`);
@@ -32,7 +35,7 @@ async function main(): Promise<void> {
   const tsNode = [join(REPO_ROOT, 'node_modules/.bin/ts-node'), '-P', 'tools/tsconfig.json'];
   await step('provisioning RabbitMQ', tsNode[0], [...tsNode.slice(1), 'tools/provision/main.ts']);
   await step('migrating PostgreSQL', tsNode[0], [...tsNode.slice(1), 'tools/migrate/main.ts']);
-  await step('building the apps', join(REPO_ROOT, 'node_modules/.bin/nx'), ['run-many', '-t', 'build', '--projects', APP_NAMES.join(','), '--outputStyle=static']);
+  await step('building the apps', join(REPO_ROOT, 'node_modules/.bin/nx'), ['run-many', '-t', 'build', '--projects', apps.join(','), '--outputStyle=static']);
 
   console.log('\n▶ running all apps (Ctrl-C stops them)\n');
   const children = new Map<string, ChildProcess>();
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
     for (const child of children.values()) child.kill(signal);
   };
 
-  APP_NAMES.forEach((app, i) => {
+  apps.forEach((app, i) => {
     // LOG_LEVEL etc. come from the environment; each app picks its own default port
     const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/apps', app, 'main.js')], {
       cwd: REPO_ROOT,

@@ -10,7 +10,16 @@ import {
 } from '@purple/checking';
 import { ResponseOptions, detectionResponse, seedExecutionResult } from '@purple/checking/testing';
 import { normaliseExecution, parseExecutionMessage } from '@purple/contracts';
-import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually, health, startTestService } from '@purple/testing';
+import {
+  BrokerNamespace,
+  TestDatabase,
+  baseUrl,
+  createBrokerNamespace,
+  createTestDatabase,
+  eventually,
+  health,
+  startTestService,
+} from '@purple/testing';
 import * as amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
@@ -124,6 +133,66 @@ describe('result-consumer (real broker and database)', () => {
     expect(row.detection_latency_ms).toBe('42000');
     expect(row.verdict_at).toBeInstanceOf(Date);
     expect((await tasksOf(executionId)).map((t) => t.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+  });
+
+  /** One metric's samples from the app's /metrics, each with its labels (the app's default label included). */
+  async function scrape(metric: string): Promise<Array<{ labels: Record<string, string>; value: number }>> {
+    const text = await (await fetch(`${await baseUrl(app)}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith(`${metric}{`))
+      .map((line) => {
+        const [, labelText, value] = /^[^{]+\{(.*)\} (\S+)$/.exec(line) ?? [];
+        return { labels: Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]])), value: Number(value) };
+      });
+  }
+  /** The sample of `metric` whose labels include `labels` (0 when there is none yet). */
+  const sample = async (metric: string, labels: Record<string, string>) =>
+    (await scrape(metric)).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value ?? 0;
+
+  it('observes dispatch → stored result in purple_task_processing_seconds once per attempt, by detection type and platform', async () => {
+    const recorded = jest.spyOn(app.get(RecordDetectionResult), 'execute');
+    const { task } = await ingestSeed('op-processing');
+    // as the dispatcher marks them: siem and windows dispatched 90 s ago; edr's attempt 2 dispatched 10 s ago;
+    // linux never dispatched
+    const dispatch = (id: string, attempt: number, secondsAgo: number) =>
+      query(
+        `UPDATE detection_task SET status = 'dispatched', attempts = $2, dispatched_at = now() - make_interval(secs => $3) WHERE id = $1`,
+        [id, attempt, secondsAgo],
+      );
+    await dispatch(task['siem'], 1, 90);
+    await dispatch(task['windows'], 1, 90);
+    await dispatch(task['edr'], 2, 10);
+    const api = { detection_type: 'api', platform: 'siem', app: 'result-consumer' };
+    const agent = { detection_type: 'agent', platform: 'windows', app: 'result-consumer' };
+    const count = 'purple_task_processing_seconds_count';
+    const [apiBefore, agentBefore, edrBefore, linuxBefore] = await Promise.all([
+      sample(count, api),
+      sample(count, agent),
+      sample(count, { platform: 'edr' }),
+      sample(count, { platform: 'linux' }),
+    ]);
+    const apiBucketsBefore = await Promise.all(['60', '120'].map((le) => sample('purple_task_processing_seconds_bucket', { ...api, le })));
+
+    await respond({ taskId: task['siem'], status: 'not_detected' });
+    await respond({ taskId: task['windows'], status: 'not_detected', detectionType: 'agent', platform: 'windows' });
+    // a late answer to edr's first attempt: its dispatched_at is attempt 2's
+    await respond({ taskId: task['edr'], status: 'not_detected', platform: 'edr', attempt: 1 });
+    await respond({ taskId: task['linux'], status: 'not_detected', detectionType: 'agent', platform: 'linux' });
+    // siem's answer delivered again
+    await respond({ taskId: task['siem'], status: 'not_detected' });
+
+    await eventually(async () => recorded.mock.results.length >= 5);
+    const outcomes = await Promise.all(recorded.mock.results.map((r) => r.value as Promise<RecordOutcome>));
+    expect(outcomes.filter((o) => o.stored)).toHaveLength(4);
+
+    expect(await sample(count, api)).toBe(apiBefore + 1);
+    expect(await sample(count, agent)).toBe(agentBefore + 1);
+    expect(await sample(count, { platform: 'edr' })).toBe(edrBefore);
+    expect(await sample(count, { platform: 'linux' })).toBe(linuxBefore);
+    // 90 s and a little: above the 60 s bucket, within the 120 s one
+    const apiBucketsAfter = await Promise.all(['60', '120'].map((le) => sample('purple_task_processing_seconds_bucket', { ...api, le })));
+    expect(apiBucketsAfter).toEqual([apiBucketsBefore[0], apiBucketsBefore[1] + 1]);
   });
 
   it('rolls up to not_detected once every task answered not detected', async () => {

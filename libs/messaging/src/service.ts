@@ -11,6 +11,7 @@ export const DEFAULT_HTTP_PORTS: Record<AppName, number> = {
   'api-worker': 3004,
   'agent-worker': 3005,
   'result-consumer': 3006,
+  'caldera-bridge': 3007,
 };
 
 export interface ServiceOptions {

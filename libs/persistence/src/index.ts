@@ -4,6 +4,7 @@ export * from './entities/detection-task.entity';
 export * from './entities/detection-result.entity';
 export * from './entities/bus-client.entity';
 export * from './entities/dead-letter.entity';
+export * from './entities/caldera-bridge-sent-link.entity';
 export * from './data-source';
 export * from './persistence.module';
 export * from './database-admin';

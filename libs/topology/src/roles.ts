@@ -17,6 +17,7 @@ export const APP_NAMES = [
   'api-worker',
   'agent-worker',
   'result-consumer',
+  'caldera-bridge',
 ] as const;
 export type AppName = (typeof APP_NAMES)[number];
 
@@ -75,6 +76,13 @@ const ROLE_TABLE: Record<AppName, { user: string; vhost: string; exchanges: stri
     exchanges: [CHECKING_DLX],
     // and the five dead-letter queues, which it drains into PostgreSQL
     queues: [CHECKING_QUEUES.apiResponses, CHECKING_QUEUES.agentResponses, ...Object.values(CHECKING_QUEUES).map(deadLetterQueueOf)],
+  },
+  // polls an unpatched Caldera's REST API and publishes what a patched one would, as Caldera's own user
+  'caldera-bridge': {
+    user: CHECKING_USERS.publisher,
+    vhost: CHECKING_VHOST,
+    exchanges: [CHECKING_EXCHANGE],
+    queues: [],
   },
 };
 

@@ -5,6 +5,7 @@ import { ResponseOptions, detectionResponse } from '../testing';
 import { answerOf, parseDetectionResponse } from './answer';
 import { RecordDetectionResult, answerClosesTask } from './record-detection-result';
 import { LockedTask, NewDetectionResult, ResultStore, ResultTransaction } from './result-store';
+import { taskProcessingSeconds } from './task-processing-metric';
 
 const TASK_ID = '0b0f4d4e-8c8a-4f5e-9d55-3b1a8e0d2c11';
 
@@ -15,21 +16,34 @@ function response(options: Partial<ResponseOptions> = {}): DetectionResponseMess
 }
 
 /** An in-memory stand-in for one task's rows, recording what the use case asks of the database. */
-const DISPATCHED: LockedTask = { id: TASK_ID, executionId: 'exec-1', status: 'dispatched', attempts: 1, correlationId: 'corr-1' };
+const DISPATCHED_AT = new Date('2024-01-15T10:31:00Z');
+const DISPATCHED: LockedTask = {
+  id: TASK_ID,
+  executionId: 'exec-1',
+  status: 'dispatched',
+  attempts: 1,
+  correlationId: 'corr-1',
+  detectionType: 'api',
+  platform: 'siem',
+  dispatchedAt: DISPATCHED_AT,
+};
 
 class FakeResults {
   task: LockedTask | null = { ...DISPATCHED };
   results: NewDetectionResult[] = [];
   closed: Array<{ status: string; lastError: string | null }> = [];
   verdict: Verdict = 'checking';
+  /** the database's clock when a result is stored */
+  storedAt = new Date(DISPATCHED_AT.getTime() + 95_000);
+  failCommit = false;
 
   store(): ResultStore {
     const tx: ResultTransaction = {
       lockTask: async (id) => (this.task && this.task.id === id ? { ...this.task } : null),
       insertResult: async (result) => {
-        if (this.results.some((r) => r.taskId === result.taskId && r.attempt === result.attempt)) return false;
+        if (this.results.some((r) => r.taskId === result.taskId && r.attempt === result.attempt)) return null;
         this.results.push(result);
-        return true;
+        return this.storedAt;
       },
       closeTask: async (_id, status, lastError) => {
         this.closed.push({ status, lastError });
@@ -37,7 +51,12 @@ class FakeResults {
       },
       rollUpVerdict: async () => this.verdict,
     };
-    return { transaction: (work: (t: ResultTransaction) => Promise<unknown>) => work(tx) } as unknown as ResultStore;
+    const transaction = async (work: (t: ResultTransaction) => Promise<unknown>) => {
+      const done = await work(tx);
+      if (this.failCommit) throw new Error('connection lost during COMMIT');
+      return done;
+    };
+    return { transaction } as unknown as ResultStore;
   }
 }
 
@@ -111,6 +130,68 @@ describe('RecordDetectionResult', () => {
     );
     const foreign = validateMessage(DetectionResponseMessage, detectionResponse({ taskId: 'task-uuid-12345' }));
     await expect(record.execute((foreign as { value: DetectionResponseMessage }).value)).rejects.toThrow(/unknown task_id "task-uuid-12345"/);
+  });
+});
+
+describe('purple_task_processing_seconds', () => {
+  let db: FakeResults;
+  let record: RecordDetectionResult;
+  beforeEach(() => {
+    taskProcessingSeconds.reset();
+    db = new FakeResults();
+    record = new RecordDetectionResult(db.store());
+  });
+
+  /** The histogram's series with these labels: observations, their sum, and the cumulative bucket counts. */
+  async function series(labels: Record<string, string>) {
+    const values = (await taskProcessingSeconds.get()).values
+      .map((v) => ({ ...v, labels: v.labels as Record<string, string | number> }))
+      .filter((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value));
+    // summed over the series that match (all of them for `{}`)
+    const one = (name: string) =>
+      values.filter((v) => v.metricName === `purple_task_processing_seconds_${name}`).reduce((total, v) => total + v.value, 0);
+    const buckets = Object.fromEntries(
+      values.filter((v) => v.metricName === 'purple_task_processing_seconds_bucket').map((v) => [String(v.labels['le']), v.value]),
+    );
+    return { count: one('count'), sum: one('sum'), buckets };
+  }
+
+  it('observes dispatch → stored result once, labelled by detection type and platform, in minute buckets', async () => {
+    await record.execute(response({ status: 'not_detected' }));
+    const observed = await series({ detection_type: 'api', platform: 'siem' });
+    expect(observed.count).toBe(1);
+    expect(observed.sum).toBe(95);
+    expect(observed.buckets).toMatchObject({ '60': 0, '120': 1, '300': 1, '600': 1, '+Inf': 1 });
+    expect(Object.keys(observed.buckets)).toEqual(['1', '5', '15', '30', '60', '120', '300', '600', '1200', '1800', '+Inf']);
+
+    // the same answer redelivered: stored once, observed once
+    await record.execute(response({ status: 'not_detected' }));
+    expect((await series({ detection_type: 'api', platform: 'siem' })).count).toBe(1);
+  });
+
+  it('counts a platform outside the known set as other, so Caldera cannot create series at will', async () => {
+    db.task = { ...DISPATCHED, detectionType: 'agent', platform: 'Windows ' };
+    await record.execute(response({ detectionType: 'agent', platform: 'windows' }));
+    db.task = { ...DISPATCHED, id: TASK_ID, platform: 'my-own-siem-0042' };
+    db.results = [];
+    await record.execute(response());
+    expect((await series({ detection_type: 'agent', platform: 'windows' })).count).toBe(1);
+    expect((await series({ detection_type: 'api', platform: 'other' })).count).toBe(1);
+    expect((await series({ platform: 'my-own-siem-0042' })).count).toBe(0);
+  });
+
+  it('does not observe an answer to an older attempt, a task never dispatched, or a transaction that did not commit', async () => {
+    // dispatched_at belongs to attempt 2 now
+    db.task = { ...DISPATCHED, attempts: 2 };
+    expect((await record.execute(response({ attempt: 1 }))).stored).toBe(true);
+    db.task = { ...DISPATCHED, status: 'pending', attempts: 0, dispatchedAt: null };
+    db.results = [];
+    expect((await record.execute(response())).stored).toBe(true);
+    db.task = { ...DISPATCHED };
+    db.results = [];
+    db.failCommit = true;
+    await expect(record.execute(response())).rejects.toThrow('connection lost during COMMIT');
+    expect((await series({})).count).toBe(0);
   });
 });
 

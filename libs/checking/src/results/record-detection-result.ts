@@ -6,6 +6,7 @@ import { RejectedMessageError } from '../errors';
 import { isFinalTaskStatus } from '../verdict/decide-verdict';
 import { answerOf } from './answer';
 import { LockedTask, ResultStore } from './result-store';
+import { TaskProcessing, observeTaskProcessing } from './task-processing-metric';
 
 export interface RecordOutcome {
   /** false: this task attempt already had a result (a redelivery), and nothing changed */
@@ -22,7 +23,8 @@ export interface RecordOutcome {
 
 /**
  * Stores a worker's answer once per task attempt, closes the task with it, and rolls the execution up to its
- * verdict — in one transaction, so the consumer acks only once all of it is durable.
+ * verdict — in one transaction, so the consumer acks only once all of it is durable. Once committed, the time from
+ * dispatch to the stored result goes into `purple_task_processing_seconds`.
  */
 @Injectable()
 export class RecordDetectionResult {
@@ -32,13 +34,13 @@ export class RecordDetectionResult {
     const answer = answerOf(response);
     if (!UUID_PATTERN.test(response.task_id)) throw unknownTask(response.task_id);
 
-    return this.results.transaction(async (tx) => {
+    const { outcome, processing } = await this.results.transaction(async (tx) => {
       const task = await tx.lockTask(response.task_id);
       if (!task) throw unknownTask(response.task_id);
       // a worker that does not say which attempt it answers answers the latest dispatch
       const attempt = response.attempt ?? Math.max(task.attempts, 1);
 
-      const stored = await tx.insertResult({
+      const storedAt = await tx.insertResult({
         taskId: task.id,
         attempt,
         detectionId: response.detection_id,
@@ -53,6 +55,7 @@ export class RecordDetectionResult {
         workerId: response.metadata.worker_id,
         response: plain(response),
       });
+      const stored = storedAt !== null;
 
       let taskStatus = task.status;
       if (stored && answerClosesTask(task, attempt)) {
@@ -61,17 +64,37 @@ export class RecordDetectionResult {
       }
       const verdict = await tx.rollUpVerdict(task.executionId);
       return {
-        stored,
-        taskId: task.id,
-        executionId: task.executionId,
-        attempt,
-        resultStatus: answer.status,
-        taskStatus,
-        verdict,
-        correlationId: task.correlationId,
+        outcome: {
+          stored,
+          taskId: task.id,
+          executionId: task.executionId,
+          attempt,
+          resultStatus: answer.status,
+          taskStatus,
+          verdict,
+          correlationId: task.correlationId,
+        },
+        processing: storedAt === null ? null : processingOf(task, attempt, storedAt),
       };
     });
+    // observed only after the commit: a rolled-back transaction (then redelivered) is not counted twice
+    if (processing) observeTaskProcessing(processing);
+    return outcome;
   }
+}
+
+/**
+ * Dispatch → stored result for a newly stored answer, when `dispatched_at` is this attempt's: the dispatcher
+ * overwrites it on every attempt, so a late answer to an older attempt (or to a task never dispatched) has no
+ * dispatch time to measure from.
+ */
+export function processingOf(task: LockedTask, attempt: number, storedAt: Date): TaskProcessing | null {
+  if (task.dispatchedAt === null || task.attempts !== attempt) return null;
+  return {
+    detectionType: task.detectionType,
+    platform: task.platform,
+    seconds: Math.max(0, (storedAt.getTime() - task.dispatchedAt.getTime()) / 1000),
+  };
 }
 
 /**

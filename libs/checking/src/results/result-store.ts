@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { DetectionType } from '@purple/contracts';
 import { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
 import { DataSource, EntityManager } from 'typeorm';
 import { inTransaction, withoutNul } from '../database';
@@ -13,6 +14,10 @@ export interface LockedTask {
   attempts: number;
   /** the execution's correlation id, for log lines */
   correlationId: string;
+  detectionType: DetectionType;
+  platform: string;
+  /** when the latest attempt was dispatched (the database's clock); null when never dispatched */
+  dispatchedAt: Date | null;
 }
 
 export interface NewDetectionResult {
@@ -35,8 +40,11 @@ export interface NewDetectionResult {
 export interface ResultTransaction {
   /** locks the task row until commit; null when there is no such task */
   lockTask(taskId: string): Promise<LockedTask | null>;
-  /** false when this task attempt already has a result */
-  insertResult(result: NewDetectionResult): Promise<boolean>;
+  /**
+   * When the result was stored, by the database's clock (the one `dispatched_at` is set by, so the two compare
+   * across hosts); null when this task attempt already has a result.
+   */
+  insertResult(result: NewDetectionResult): Promise<Date | null>;
   closeTask(taskId: string, status: 'completed' | 'failed', lastError: string | null): Promise<void>;
   rollUpVerdict(executionId: string): Promise<Verdict>;
 }
@@ -54,14 +62,32 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
   return {
     async lockTask(taskId) {
       const [row] = (await manager.query(
-        `SELECT t.id, t.execution_id, t.status, t.attempts, e.correlation_id
+        `SELECT t.id, t.execution_id, t.status, t.attempts, e.correlation_id, t.detection_type, t.platform, t.dispatched_at
            FROM detection_task t JOIN execution e ON e.id = t.execution_id
           WHERE t.id = $1
             FOR UPDATE OF t`,
         [taskId],
-      )) as Array<{ id: string; execution_id: string; status: TaskStatus; attempts: number; correlation_id: string }>;
+      )) as Array<{
+        id: string;
+        execution_id: string;
+        status: TaskStatus;
+        attempts: number;
+        correlation_id: string;
+        detection_type: DetectionType;
+        platform: string;
+        dispatched_at: Date | null;
+      }>;
       return row
-        ? { id: row.id, executionId: row.execution_id, status: row.status, attempts: row.attempts, correlationId: row.correlation_id }
+        ? {
+            id: row.id,
+            executionId: row.execution_id,
+            status: row.status,
+            attempts: row.attempts,
+            correlationId: row.correlation_id,
+            detectionType: row.detection_type,
+            platform: row.platform,
+            dispatchedAt: row.dispatched_at,
+          }
         : null;
     },
 
@@ -72,7 +98,7 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
                                        evidence, error, matched_event_at, result_at, worker_id, response)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13::jsonb)
          ON CONFLICT ON CONSTRAINT detection_result_task_attempt_uq DO NOTHING
-         RETURNING id`,
+         RETURNING clock_timestamp() AS stored_at`,
         [
           r.taskId,
           r.attempt,
@@ -88,8 +114,8 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
           r.workerId,
           JSON.stringify(r.response),
         ],
-      )) as unknown[];
-      return rows.length > 0;
+      )) as Array<{ stored_at: Date }>;
+      return rows[0]?.stored_at ?? null;
     },
 
     async closeTask(taskId, status, lastError) {

@@ -13,6 +13,23 @@ export interface ProductCallOptions {
   clock?: Clock;
   /** the product's own explanation of a failed request, read from its body (no credentials in it) */
   describeError?: (answer: HttpAnswer) => string | undefined;
+  /** the wait a product asks for in a header of its own (CrowdStrike's X-RateLimit-RetryAfter), before Retry-After */
+  retryAfter?: (answer: HttpAnswer, now: number) => number | undefined;
+}
+
+/**
+ * A failure the product answered with an HTTP status (as opposed to a network failure): the status lets a caller
+ * tell a stale token (401) or a refused credential apart from other refusals.
+ */
+export class ProductHttpError extends ConnectorError {
+  constructor(
+    message: string,
+    retryable: boolean,
+    readonly status: number,
+    retryAfterMs?: number,
+  ) {
+    super(message, retryable, retryAfterMs);
+  }
 }
 
 /**
@@ -31,17 +48,18 @@ export async function callProduct(call: HttpCall, options: ProductCallOptions): 
     const answer = await sendHttp(options.product, call);
     if (answer.status >= 200 && answer.status < 300) return answer;
     if (answer.status === 401 || answer.status === 403) {
-      throw new ConnectorError(`${options.product} refused the credentials (HTTP ${answer.status})`, false);
+      throw new ProductHttpError(`${options.product} refused the credentials (HTTP ${answer.status})`, false, answer.status);
     }
-    const askedToWait = retryAfterMs(answer.headers['retry-after'], clock.now());
+    const askedToWait = options.retryAfter?.(answer, clock.now()) ?? retryAfterMs(answer.headers['retry-after'], clock.now());
     // 503 is a rate limit only when it says how long to wait; otherwise a server error like the other 5xx
     if (answer.status === 429 || (answer.status === 503 && askedToWait !== undefined)) {
       const wait = askedToWait ?? backoffDelay(rateLimited, 500, 5000);
       const timeLeft = options.timeoutMs - (clock.now() - startedAt);
       if (wait > options.maxRetryAfterMs || wait >= timeLeft) {
-        throw new ConnectorError(
+        throw new ProductHttpError(
           `${options.product} is rate limiting (HTTP ${answer.status}) and asked to wait ${Math.ceil(wait / 1000)} s`,
           true,
+          answer.status,
           wait,
         );
       }
@@ -50,8 +68,8 @@ export async function callProduct(call: HttpCall, options: ProductCallOptions): 
     }
     const reason = describeSafely(options.describeError, answer);
     const detail = reason ? `: ${reason.slice(0, 500)}` : '';
-    if (answer.status >= 500) throw new ConnectorError(`${options.product} answered HTTP ${answer.status}${detail}`, true);
-    throw new ConnectorError(`${options.product} refused the request (HTTP ${answer.status})${detail}`, false);
+    if (answer.status >= 500) throw new ProductHttpError(`${options.product} answered HTTP ${answer.status}${detail}`, true, answer.status);
+    throw new ProductHttpError(`${options.product} refused the request (HTTP ${answer.status})${detail}`, false, answer.status);
   }
 }
 

@@ -3,7 +3,7 @@ import { counter, histogram } from '@purple/platform';
 import { DetectionTaskMessage, parseIsoDateTime } from '@purple/contracts';
 import { ConnectorError, DetectionConnector, MatchedEvent, SearchOutcome, SearchRequest } from '../connectors/connector';
 import { CLOCK, Clock } from './clock';
-import { renderQueryTemplate, TemplateError } from './query-template';
+import { QuerySyntax, renderQueryTemplate, TemplateError } from './query-template';
 import { DetectionSettings, searchWindow } from './settings';
 
 const connectorCallDuration = histogram(
@@ -57,7 +57,7 @@ export class RunDetection {
     const window = searchWindow(executedAt, settings);
     let query: string;
     try {
-      query = renderQueryTemplate(task.query.content, placeholderValues(task, window, connector), connector.syntax);
+      query = renderQueryTemplate(task.query.content, placeholderValues(task, window, connector.syntax), connector.syntax);
     } catch (error) {
       if (error instanceof TemplateError) return failed(`query template: ${error.message}`, 0);
       throw error;
@@ -150,12 +150,12 @@ function executionTimeOf(task: DetectionTaskMessage): Date | undefined {
 
 /**
  * Built-in placeholder values, then the task's own `placeholders` (which know better, e.g. the host's name in the
- * SIEM); the time range always comes from the window.
+ * SIEM); the time range always comes from the window, in the query language's time format.
  */
-function placeholderValues(
+export function placeholderValues(
   task: DetectionTaskMessage,
   window: { earliest: Date; latest: Date },
-  connector: DetectionConnector,
+  syntax: Pick<QuerySyntax, 'formatTime'>,
 ): Record<string, string | undefined> {
   const context = task.metadata.execution_context;
   return {
@@ -164,8 +164,8 @@ function placeholderValues(
     command: context.original_command,
     marker: context.link_id ?? task.execution_id,
     ...(task.detection_config?.placeholders ?? {}),
-    earliest: connector.syntax.formatTime(window.earliest),
-    latest: connector.syntax.formatTime(window.latest),
+    earliest: syntax.formatTime(window.earliest),
+    latest: syntax.formatTime(window.latest),
   };
 }
 

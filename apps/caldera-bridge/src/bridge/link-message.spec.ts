@@ -1,0 +1,82 @@
+import { normaliseExecution, parseExecutionMessage } from '@purple/contracts';
+import { linkResultWithList } from '@purple/contracts/testing';
+import { abilityOf, linkOf } from './caldera-values';
+import { FinishedLink, buildLinkResult, messageIdOf } from './link-message';
+
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+/** The contracts' own link_result example (link-67890, whoami, four detections) as Caldera 5 serves it. */
+function seedLink(): FinishedLink {
+  const seed = linkResultWithList() as { operation: Record<string, string>; execution: Record<string, unknown> };
+  const link = linkOf({
+    id: 'link-67890',
+    paw: 'abc123def456',
+    command: 'whoami',
+    status: 0,
+    decide: '2024-01-15T10:29:50Z',
+    finish: '2024-01-15T10:30:01Z',
+    agent_reported_time: '2024-01-15T10:30:00Z',
+    pid: '1234',
+    host: 'target-machine.local',
+    ability: { ability_id: 'c0da588f', tactic: 'discovery', technique_id: 'T1033', technique_name: 'System Owner/User Discovery' },
+  });
+  if (!link) throw new Error('the link was not read');
+  return {
+    operation: { id: 'op-12345', name: 'purple-discovery', state: 'running', start: '2024-01-15T10:00:00Z' },
+    link,
+    ability: abilityOf({
+      ability_id: 'c0da588f',
+      tactic: 'discovery',
+      technique_id: 'T1033',
+      technique_name: 'System Owner/User Discovery',
+      additional_info: { detections: JSON.stringify(seed.execution['detections']) },
+    }),
+    host: 'target-machine.local',
+    result: b64(JSON.stringify({ stdout: 'administrator', stderr: '', exit_code: 0 })),
+  };
+}
+
+describe('the link_result message of a finished Caldera link', () => {
+  it("is the contracts' example of a patched Caldera's message, and normalises the same", () => {
+    const built = buildLinkResult(seedLink(), new Date('2024-01-15T10:30:02.000Z'));
+    if (!built.ok) throw new Error(built.errors.join('; '));
+    const expected = linkResultWithList() as { execution: Record<string, unknown> };
+    expect(built.message).toEqual({
+      ...expected,
+      timestamp: '2024-01-15T10:30:02.000Z',
+      operation: { id: 'op-12345', name: 'purple-discovery', start: '2024-01-15T10:00:00.000Z' },
+      execution: {
+        ...expected.execution,
+        result_data: { stdout: 'administrator', stderr: '', exit_code: 0 },
+        agent_reported_time: '2024-01-15T10:30:00.000Z',
+      },
+    });
+    const fromBridge = parseExecutionMessage(JSON.stringify(built.message));
+    const fromPatchedCaldera = parseExecutionMessage(JSON.stringify(expected));
+    if (!fromBridge.ok || !fromPatchedCaldera.ok) throw new Error('a message did not validate');
+    expect(normaliseExecution(fromBridge.value)).toEqual({ ...normaliseExecution(fromPatchedCaldera.value), operationName: 'purple-discovery' });
+    expect(messageIdOf('link-67890')).toBe('caldera-link:link-67890');
+  });
+
+  it('takes the execution time from finish, else decide, when the agent reported none', () => {
+    const finished = seedLink();
+    finished.link = { ...finished.link, agentReportedTime: undefined };
+    const built = buildLinkResult(finished, new Date());
+    expect(built.ok && built.message.execution.agent_reported_time).toBe('2024-01-15T10:30:01.000Z');
+    finished.link = { ...finished.link, finish: undefined };
+    const decided = buildLinkResult(finished, new Date());
+    expect(decided.ok && decided.message.execution.agent_reported_time).toBe('2024-01-15T10:29:50.000Z');
+  });
+
+  it('is refused, with the reasons, when the host is unknown or the detections are not detections', () => {
+    const finished = seedLink();
+    finished.host = undefined;
+    finished.ability = abilityOf({ additional_info: { detections: JSON.stringify([{ detection_type: 'email', detection_platform: 'x' }]) } });
+    const built = buildLinkResult(finished, new Date());
+    expect(built.ok).toBe(false);
+    const errors = built.ok ? [] : built.errors;
+    expect(errors).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^execution\.agent_host/), expect.stringMatching(/detections\[0\]\.detection_type/)]),
+    );
+  });
+});

@@ -1,0 +1,2 @@
+export * from './http-settings';
+export * from './http-connector';

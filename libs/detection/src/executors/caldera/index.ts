@@ -1,0 +1,4 @@
+export * from './caldera-settings';
+export * from './caldera-link';
+export * from './shell-quoting';
+export * from './caldera-executor';
