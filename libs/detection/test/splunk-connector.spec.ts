@@ -1,27 +1,8 @@
-import { DetectionTaskMessage } from '@purple/contracts';
-import { ConnectorError, SearchRequest } from '../src/connectors/connector';
 import { SplunkConnector } from '../src/connectors/splunk/splunk-connector';
 import { loadSplunkSettings, SplunkSettings } from '../src/connectors/splunk/splunk-settings';
-import { systemClock } from '../src/semantics/clock';
-import { RunDetection } from '../src/semantics/run-detection';
-import { FakeSplunk, messages, splunkEvent } from '../src/testing';
+import { connectorFailure as failure, FakeSplunk, messages, minimalTask, runOnce, SEARCH_WINDOW, searchRequest as request, splunkEvent } from '../src/testing';
 
 const TOKEN = 'tok-secret-4f1c';
-const EARLIEST = new Date('2025-01-10T11:55:00Z');
-const LATEST = new Date('2025-01-10T12:05:00Z');
-
-function request(query: string, timeoutMs = 5000): SearchRequest {
-  return { query, earliest: EARLIEST, latest: LATEST, timeoutMs, task: {} as DetectionTaskMessage };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConnectorError);
-  return error as ConnectorError;
-}
 
 describe('SplunkConnector against a server speaking the export API', () => {
   let splunk: FakeSplunk;
@@ -51,8 +32,8 @@ describe('SplunkConnector against a server speaking the export API', () => {
     expect(splunk.searches).toEqual([
       expect.objectContaining({
         search: 'search index=main host="web-01"',
-        earliestTime: String(EARLIEST.getTime() / 1000),
-        latestTime: String(LATEST.getTime() / 1000),
+        earliestTime: String(SEARCH_WINDOW.earliest.getTime() / 1000),
+        latestTime: String(SEARCH_WINDOW.latest.getTime() / 1000),
         outputMode: 'json',
         authorization: `Bearer ${TOKEN}`,
       }),
@@ -142,21 +123,7 @@ describe('SplunkConnector against a server speaking the export API', () => {
 
   it('times out a search that hangs, after the task’s timeout, through the detection semantics', async () => {
     splunk.respond = () => ({ hang: true });
-    const connector = new SplunkConnector(settings);
-    const task = {
-      task_id: 't',
-      operation_id: 'o',
-      detection_type: 'api',
-      platform: 'siem',
-      query: { type: 'splunk_search', content: 'x', timeout_seconds: 1 },
-      metadata: { priority: 'low', created_at: '2020-01-01T00:00:00Z', execution_context: { original_command: 'c', target_host: 'h' } },
-    } as DetectionTaskMessage;
-    const outcome = await new RunDetection(systemClock).execute(
-      task,
-      connector,
-      { windowBeforeSeconds: 0, windowAfterSeconds: 0, initialDelaySeconds: 0, retryIntervalSeconds: 1, maxConsecutiveFailures: 1 },
-      new AbortController().signal,
-    );
+    const outcome = await runOnce(new SplunkConnector(settings), minimalTask({ queryType: 'splunk_search', timeoutSeconds: 1 }));
     expect(outcome).toMatchObject({ status: 'error', error: 'splunk search timed out after 1 s (1 failures in a row)' });
   });
 });

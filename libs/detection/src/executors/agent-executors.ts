@@ -12,7 +12,7 @@ export function agentExecutorsFromEnv(env: NodeJS.ProcessEnv): DetectionConnecto
   const executors: DetectionConnector[] = [];
   const local = loadLocalExecutorSettings(env);
   if (local) executors.push(new LocalExecutor(local));
-  // `caldera`, and the seed's `powershell`, `bash` and `sh`, run on the Caldera agent (see ./caldera/README.md)
+  // `caldera`, and the seed's `powershell`, `bash` and `sh`, run on the Caldera agent (see "Caldera agent executor" in libs/detection/README.md)
   const caldera = loadCalderaSettings(env);
   if (caldera) executors.push(...calderaExecutors(caldera));
   return executors;

@@ -1,4 +1,5 @@
 import { FakeHttpServer, FakeReply, jsonOf, RecordedRequest } from './fake-http-server';
+import { FakeTokenIssuer } from './fake-token-issuer';
 
 /** An alert as `POST /alerts/entities/alerts/v2` returns it (the fields a test cares about; any others pass through). */
 export interface FakeFalconAlert {
@@ -31,10 +32,8 @@ export class FakeCrowdStrike {
   respond: (query: ReceivedAlertQuery) => FakeFalconAlert[] = () => [];
   /** a reply for any request (429, 5xx, a hang, a malformed body) instead of the documented one; undefined: none */
   intercept: (request: RecordedRequest) => FakeReply | undefined = () => undefined;
-  /** `expires_in` of the tokens it issues */
-  tokenLifetimeSeconds = 1799;
-  readonly issuedTokens: string[] = [];
-  private readonly validTokens = new Set<string>();
+  /** the OAuth2 tokens it issues and accepts; `tokens.revoke()` makes the next API request answer 401, as expired ones do */
+  readonly tokens = new FakeTokenIssuer('fake-falcon-token', 1799);
   private readonly alertsById = new Map<string, FakeFalconAlert>();
 
   private constructor(
@@ -65,20 +64,13 @@ export class FakeCrowdStrike {
     return this.server.requestsTo('/alerts/entities/alerts/v2', 'POST');
   }
 
-  /** the tokens issued so far stop working (as if they expired): the next API request answers 401 */
-  revokeTokens(): void {
-    this.validTokens.clear();
-  }
-
   /** forgets requests and tokens, and answers as documented again */
   reset(): void {
     this.server.requests.length = 0;
-    this.issuedTokens.length = 0;
-    this.validTokens.clear();
+    this.tokens.reset();
     this.alertsById.clear();
     this.respond = () => [];
     this.intercept = () => undefined;
-    this.tokenLifetimeSeconds = 1799;
   }
 
   close(): Promise<void> {
@@ -93,8 +85,7 @@ export class FakeCrowdStrike {
     if (route !== 'GET /alerts/queries/alerts/v2' && route !== 'POST /alerts/entities/alerts/v2') {
       return falconError(404, `no route for ${route}`);
     }
-    const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-    if (token === undefined || !this.validTokens.has(token)) return falconError(401, 'access denied, invalid bearer token');
+    if (!this.tokens.accepts(request)) return falconError(401, 'access denied, invalid bearer token');
     return route === 'GET /alerts/queries/alerts/v2' ? this.queryAlerts(request) : this.alertEntities(request);
   }
 
@@ -103,10 +94,7 @@ export class FakeCrowdStrike {
     if (form.get('client_id') !== this.credentials.clientId || form.get('client_secret') !== this.credentials.clientSecret) {
       return falconError(401, 'access denied, invalid client');
     }
-    const token = `fake-falcon-token-${this.issuedTokens.length + 1}`;
-    this.issuedTokens.push(token);
-    this.validTokens.add(token);
-    return { status: 201, body: { access_token: token, token_type: 'bearer', expires_in: this.tokenLifetimeSeconds } };
+    return { status: 201, body: { access_token: this.tokens.issue(), token_type: 'bearer', expires_in: this.tokens.lifetimeSeconds } };
   }
 
   private queryAlerts(request: RecordedRequest): FakeReply {

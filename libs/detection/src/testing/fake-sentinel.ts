@@ -1,4 +1,5 @@
 import { FakeHttpServer, FakeReply, jsonOf, RecordedRequest } from './fake-http-server';
+import { FakeTokenIssuer } from './fake-token-issuer';
 
 /** A query as the fake Log Analytics API received it. */
 export interface ReceivedKqlQuery {
@@ -37,10 +38,8 @@ export class FakeSentinel {
   /** what a query finds: a result table, or a reply of its own (an error body, a partial result) */
   respond: (query: ReceivedKqlQuery) => FakeKqlResult | FakeReply = () => ({ columns: [], rows: [] });
   intercept: (request: RecordedRequest) => FakeReply | undefined = () => undefined;
-  /** `expires_in` of the tokens it issues */
-  tokenLifetimeSeconds = 3599;
-  readonly issuedTokens: string[] = [];
-  private readonly validTokens = new Set<string>();
+  /** the Entra ID tokens it issues and accepts; `tokens.revoke()` makes the next query answer 401, as expired ones do */
+  readonly tokens = new FakeTokenIssuer('fake-entra-token', 3599);
 
   private constructor(
     readonly server: FakeHttpServer,
@@ -66,18 +65,11 @@ export class FakeSentinel {
     return this.server.requestsTo(/^\/v1\/workspaces\/[^/]+\/query$/, 'POST');
   }
 
-  /** the tokens issued so far stop working (as if they expired): the next query answers 401 */
-  revokeTokens(): void {
-    this.validTokens.clear();
-  }
-
   reset(): void {
     this.server.requests.length = 0;
-    this.issuedTokens.length = 0;
-    this.validTokens.clear();
+    this.tokens.reset();
     this.respond = () => ({ columns: [], rows: [] });
     this.intercept = () => undefined;
-    this.tokenLifetimeSeconds = 3599;
   }
 
   close(): Promise<void> {
@@ -111,15 +103,12 @@ export class FakeSentinel {
     if (form.get('client_secret') !== this.identity.clientSecret) {
       return entraError(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided.');
     }
-    const token = `fake-entra-token-${this.issuedTokens.length + 1}`;
-    this.issuedTokens.push(token);
-    this.validTokens.add(token);
-    return { status: 200, body: { token_type: 'Bearer', expires_in: this.tokenLifetimeSeconds, ext_expires_in: this.tokenLifetimeSeconds, access_token: token } };
+    const lifetime = this.tokens.lifetimeSeconds;
+    return { status: 200, body: { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: this.tokens.issue() } };
   }
 
   private query(workspaceId: string, request: RecordedRequest): FakeReply {
-    const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-    if (token === undefined || !this.validTokens.has(token)) {
+    if (!this.tokens.accepts(request)) {
       return logAnalyticsError(401, 'InvalidTokenError', 'The provided authentication is not valid for this resource');
     }
     if (workspaceId !== this.identity.workspaceId) {

@@ -1,5 +1,4 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { FakeHttpServer, FakeReply, RecordedRequest } from './fake-http-server';
 
 /** A search as the fake Splunk received it. */
 export interface ReceivedSearch {
@@ -21,16 +20,18 @@ export type FakeSplunkReply =
   | { hang: true };
 
 /**
- * A local HTTP server that speaks Splunk's `POST /services/search/jobs/export` as documented: form body (search,
+ * Splunk's `POST /services/search/jobs/export` on {@link FakeHttpServer}, as documented: form body (search,
  * earliest_time, latest_time, output_mode=json), token or basic auth (401 with Splunk's message otherwise), and
  * the export's JSON lines. Tests set `respond` to decide each answer; `searches` records what came in.
  */
 export class FakeSplunk {
+  static readonly EXPORT_PATH = '/services/search/jobs/export';
+
   readonly searches: ReceivedSearch[] = [];
   respond: (search: ReceivedSearch) => FakeSplunkReply | Promise<FakeSplunkReply> = () => ({ events: [] });
 
   private constructor(
-    private readonly server: Server,
+    readonly server: FakeHttpServer,
     private readonly expectedAuthorization: string,
   ) {}
 
@@ -40,51 +41,43 @@ export class FakeSplunk {
       'token' in credentials
         ? `Bearer ${credentials.token}`
         : `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
-    const server = createServer();
+    const server = await FakeHttpServer.start(() => ({ status: 503 }));
     const fake = new FakeSplunk(server, expected);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => void fake.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    server.handler = (request) => fake.handle(request);
     return fake;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.server.url;
   }
 
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.server.close();
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    if (req.method !== 'POST' || req.url !== '/services/search/jobs/export') {
-      return send(res, 404, messages('ERROR', `Not Found: ${req.method} ${req.url}`));
+  private async handle(request: RecordedRequest): Promise<FakeReply> {
+    if (request.method !== 'POST' || request.path !== FakeSplunk.EXPORT_PATH) {
+      return { status: 404, body: messages('ERROR', `Not Found: ${request.method} ${request.path}`) };
     }
-    if (req.headers.authorization !== this.expectedAuthorization) {
-      return send(res, 401, messages('WARN', 'call not properly authenticated'));
+    if (request.headers.authorization !== this.expectedAuthorization) {
+      return { status: 401, body: messages('WARN', 'call not properly authenticated') };
     }
-    const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const form = new URLSearchParams(request.body);
     const search: ReceivedSearch = {
       search: form.get('search') ?? '',
       earliestTime: form.get('earliest_time') ?? '',
       latestTime: form.get('latest_time') ?? '',
       outputMode: form.get('output_mode') ?? '',
-      authorization: req.headers.authorization,
-      receivedAt: Date.now(),
+      authorization: request.headers.authorization,
+      receivedAt: request.receivedAt,
     };
     this.searches.push(search);
     const reply = await this.respond(search);
-    if ('hang' in reply) return;
-    if ('events' in reply) {
-      const lines = reply.events.map((result, offset) =>
-        JSON.stringify({ preview: false, offset, ...(offset === reply.events.length - 1 && { lastrow: true }), result }),
-      );
-      return send(res, 200, lines.join('\n'), 'application/json');
-    }
-    res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
-    res.end(reply.body ?? '');
+    if (!('events' in reply)) return reply;
+    const lines = reply.events.map((result, offset) =>
+      JSON.stringify({ preview: false, offset, ...(offset === reply.events.length - 1 && { lastrow: true }), result }),
+    );
+    return { status: 200, body: lines.join('\n') };
   }
 }
 
@@ -96,9 +89,4 @@ export function splunkEvent(time: Date, cd: string, fields: Record<string, unkno
 /** Splunk's error body: `{"messages":[{"type":…,"text":…}]}`. */
 export function messages(type: string, text: string): string {
   return JSON.stringify({ messages: [{ type, text }] });
-}
-
-function send(res: ServerResponse, status: number, body: string, contentType = 'application/json'): void {
-  res.writeHead(status, { 'content-type': contentType });
-  res.end(body);
 }

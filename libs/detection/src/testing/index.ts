@@ -7,3 +7,5 @@ export * from './fake-http-product';
 export * from './checking-queues';
 export * from './service-process';
 export * from './fake-caldera-agent';
+export * from './fake-token-issuer';
+export * from './connector-kit';

@@ -13,7 +13,7 @@ export const LOCAL_EXECUTOR_ENV: Readonly<Record<string, string>> = Object.freez
 
 /**
  * Runs the task's command on the worker's own host: an allowlisted program with its arguments, without a shell
- * (see `./README.md`). The command's exit code and output are judged by the task's `detection_config.match`
+ * (see "Local executor" in libs/detection/README.md). The command's exit code and output are judged by the task's `detection_config.match`
  * ({@link outputRuleOf}). A command the allowlist does not hold, or that cannot be started, is a final error; the
  * search's signal (its timeout) kills the command's whole process group.
  */
