@@ -128,7 +128,7 @@ describe('api-worker (real broker, fake Splunk)', () => {
     });
     expect((await responseTo(refused.task_id)).body).toMatchObject({
       status: 'error',
-      error: "splunk refused the search (HTTP 400): Unknown search command 'serch'.",
+      error: "splunk refused the request (HTTP 400): Unknown search command 'serch'.",
     });
   });
 

@@ -67,6 +67,17 @@ export class BusRouterEnv extends CommonEnv {
   @Min(10)
   ROUTER_RETRY_MAX_MS = 5_000;
 
+  /**
+   * Messages of one sender's outbox (or broadcast queue) being forwarded at once. They are published in the order
+   * they arrive, and each is acked after its own confirm, so a sender is not held to one broker round trip per
+   * message; 1 waits for each confirm before the next.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  ROUTER_PREFETCH = 50;
+
   get webhookAllowlist(): string[] {
     return splitAllowlist(this.WEBHOOK_ALLOWLIST);
   }

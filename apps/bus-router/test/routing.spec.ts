@@ -82,6 +82,22 @@ describe('bus-router: outbox and broadcast routing (real broker and database)', 
     await bed.take(q(noc.clientId).inbox, 50, 20_000);
   });
 
+  it('forwards a backlog with many messages in flight (ROUTER_PREFETCH), each once and in the order it was sent', async () => {
+    // the outbox fills before the router knows the client, so the router meets a backlog, not one message at a time
+    const backlog: ClientFixture = { clientId: 'backlog-sender', subscription: 'soar.backlog.#' };
+    await bed.createQueues(backlog.clientId, backlog.subscription);
+    const sends = Array.from({ length: 300 }, (_, i) => bed.send(backlog.clientId, { topic: 'soar.noc.slocum.backlog', message: { i } }));
+    const ids = await Promise.all(sends);
+    expect(await bed.depth(q(backlog.clientId).outbox)).toBe(300);
+
+    await bed.createClient(backlog, { queuesFirst: false });
+    const delivered = await bed.take(q(glider.clientId).inbox, 300, 30_000);
+    expect(delivered.map((m) => envelopeOf(m).message_id)).toEqual(ids);
+    await bed.take(q(noc.clientId).inbox, 300, 30_000);
+    expect(await bed.depth(q(backlog.clientId).outbox)).toBe(0);
+    await bed.deleteClient(backlog.clientId);
+  }, 60_000);
+
   it('dead-letters invalid messages to the sender’s dead-letter queue with the reason, and keeps routing', async () => {
     await bed.publish(SOAR_EXCHANGES.send, noc.clientId, Buffer.from('{not json'));
     await bed.send(noc.clientId, { topic: 'soar.*.slocum', message: 1 });

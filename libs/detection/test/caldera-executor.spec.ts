@@ -1,23 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import { DetectionTaskMessage } from '@purple/contracts';
-import { ConnectorError, DetectionConnector } from '../src/connectors/connector';
+import { DetectionConnector } from '../src/connectors/connector';
 import { ConnectorRegistry } from '../src/connectors/registry';
 import { agentExecutorsFromEnv } from '../src/executors/agent-executors';
 import { calderaExecutors, DETECTION_ABILITY } from '../src/executors/caldera/caldera-executor';
 import { CalderaSettings, loadCalderaSettings } from '../src/executors/caldera/caldera-settings';
 import { POWERSHELL_COMMAND_SYNTAX, SH_COMMAND_SYNTAX, unsafePlaceholders } from '../src/executors/caldera/shell-quoting';
-import { systemClock } from '../src/semantics/clock';
 import { renderQueryTemplate } from '../src/semantics/query-template';
-import { DetectionOutcome, RunDetection } from '../src/semantics/run-detection';
-import { DetectionSettings } from '../src/semantics/settings';
-import { FakeCalderaAgent } from '../src/testing';
+import { DetectionOutcome } from '../src/semantics/run-detection';
+import { connectorFailure, FakeCalderaAgent, minimalTask, runOnce, searchRequest } from '../src/testing';
 
 const API_KEY = 'caldera-key-9f2e71';
 const OPERATION_ID = 'op-7d1c';
 const PAW = 'abcdef';
 const HOSTILE = "whoami'; rm -rf /";
-/** one search at once: the window closed long ago */
-const ONE_SEARCH: DetectionSettings = { windowBeforeSeconds: 0, windowAfterSeconds: 0, initialDelaySeconds: 0, retryIntervalSeconds: 1, maxConsecutiveFailures: 1 };
 
 interface TaskShape {
   connector?: string;
@@ -27,31 +23,23 @@ interface TaskShape {
   config?: Record<string, unknown>;
   paw?: string | null;
   originalCommand?: string;
-  taskId?: string;
 }
 
 function agentTask(shape: TaskShape = {}): DetectionTaskMessage {
-  return {
-    task_id: shape.taskId ?? 'task-1',
-    operation_id: OPERATION_ID,
-    detection_type: 'agent',
+  return minimalTask({
+    operationId: OPERATION_ID,
+    detectionType: 'agent',
     platform: shape.platform ?? 'linux',
-    query: { type: 'caldera_command', content: shape.command ?? 'grep -F -- {{command}} /var/log/auth.log', timeout_seconds: shape.timeoutSeconds ?? 5 },
-    metadata: {
-      priority: 'low',
-      created_at: '2020-01-01T00:00:00Z',
-      execution_context: {
-        original_command: shape.originalCommand ?? HOSTILE,
-        target_host: 'web-01',
-        ...(shape.paw !== null && { agent_paw: shape.paw ?? PAW }),
-        executed_at: '2020-01-01T00:00:00Z',
-        link_id: 'red-link-1',
-      },
-    },
-    attempt: 1,
     connector: shape.connector ?? 'caldera',
-    ...(shape.config && { detection_config: shape.config }),
-  } as DetectionTaskMessage;
+    queryType: 'caldera_command',
+    content: shape.command ?? 'grep -F -- {{command}} /var/log/auth.log',
+    timeoutSeconds: shape.timeoutSeconds,
+    originalCommand: shape.originalCommand ?? HOSTILE,
+    agentPaw: shape.paw === null ? undefined : (shape.paw ?? PAW),
+    linkId: 'red-link-1',
+    attempt: 1,
+    config: shape.config,
+  });
 }
 
 describe('Caldera agent executors against a server speaking Caldera’s REST API v2', () => {
@@ -62,7 +50,7 @@ describe('Caldera agent executors against a server speaking Caldera’s REST API
 
   const executor = (name: string): DetectionConnector => registry.find(name) as DetectionConnector;
   const run = (task: DetectionTaskMessage, connector = executor(task.connector as string)): Promise<DetectionOutcome> =>
-    new RunDetection(systemClock).execute(task, connector, ONE_SEARCH, noShutdown);
+    runOnce(connector, task, noShutdown);
   const linkPath = (id: string) => `/api/v2/operations/${OPERATION_ID}/links/${id}`;
 
   beforeAll(async () => {
@@ -176,10 +164,7 @@ describe('Caldera agent executors against a server speaking Caldera’s REST API
   it('reports 5xx as retryable and keeps polling the same link at the next search', async () => {
     caldera.intercept = (request) => (request.method === 'GET' && request.path.includes('/links/') ? { status: 502, body: '<html>bad gateway</html>' } : undefined);
     const task = agentTask({ command: 'true' });
-    const failed = await executor('caldera')
-      .search({ query: 'true', earliest: new Date(0), latest: new Date(0), timeoutMs: 5000, task }, noShutdown)
-      .then(() => undefined, (error: unknown) => error);
-    expect(failed).toBeInstanceOf(ConnectorError);
+    const failed = await connectorFailure(executor('caldera').search(searchRequest('true', { task }), noShutdown));
     expect(failed).toMatchObject({ retryable: true, message: 'caldera answered HTTP 502' });
 
     caldera.intercept = () => undefined;

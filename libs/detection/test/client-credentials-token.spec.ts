@@ -1,25 +1,8 @@
-import { ConnectorError } from '../src/connectors/connector';
 import { ClientCredentialsGrant, ClientCredentialsToken } from '../src/connectors/oauth/client-credentials-token';
 import { callProduct } from '../src/connectors/product-http';
-import { Clock, systemClock } from '../src/semantics/clock';
-import { FakeHttpServer, FakeReply, RecordedRequest } from '../src/testing';
+import { connectorFailure, FakeHttpServer, FakeReply, movableClock, RecordedRequest } from '../src/testing';
 
 const SECRET = 'cs-secret-Zq81';
-
-/** a clock whose time a test moves forward (token expiry without waiting for it) */
-function movableClock(): Clock & { advance(ms: number): void } {
-  let offset = 0;
-  return { now: () => Date.now() + offset, sleep: systemClock.sleep, advance: (ms) => (offset += ms) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConnectorError);
-  return error as ConnectorError;
-}
 
 describe('ClientCredentialsToken against a token endpoint and an API that checks it', () => {
   let server: FakeHttpServer;
@@ -151,7 +134,7 @@ describe('ClientCredentialsToken against a token endpoint and an API that checks
 
   it('gives up after one retry when the API refuses fresh tokens too: one final error, no storm', async () => {
     apiReply = () => ({ status: 401 });
-    const error = await failure(tokenFor().authorized(signal, 5000, callApi));
+    const error = await connectorFailure(tokenFor().authorized(signal, 5000, callApi));
     expect(error).toMatchObject({ retryable: false, message: 'acme refused the credentials (HTTP 401)' });
     expect(apiRequests()).toHaveLength(2);
     expect(tokenRequests()).toHaveLength(2);
@@ -159,7 +142,7 @@ describe('ClientCredentialsToken against a token endpoint and an API that checks
 
   it('does not fetch a new token for a 403 (the client lacks a permission; a new token has the same)', async () => {
     apiReply = () => ({ status: 403 });
-    const error = await failure(tokenFor().authorized(signal, 5000, callApi));
+    const error = await connectorFailure(tokenFor().authorized(signal, 5000, callApi));
     expect(error).toMatchObject({ retryable: false, message: 'acme refused the credentials (HTTP 403)' });
     expect(apiRequests()).toHaveLength(1);
     expect(tokenRequests()).toHaveLength(1);
@@ -169,13 +152,13 @@ describe('ClientCredentialsToken against a token endpoint and an API that checks
     tokenReply = () => ({ status: 401, body: { error: 'invalid_client', error_description: `bad secret ${SECRET}` } });
     const clock = movableClock();
     const token = tokenFor({ clock });
-    const error = await failure(token.authorized(signal, 5000, callApi));
+    const error = await connectorFailure(token.authorized(signal, 5000, callApi));
     expect(error).toMatchObject({ retryable: false, message: 'acme refused the client credentials (HTTP 401)' });
     expect(JSON.stringify({ ...error, message: error.message, stack: error.stack })).not.toContain(SECRET);
 
     // a burst of searches gets the same answer without asking the identity provider again
-    await failure(token.accessToken(signal, 5000));
-    await failure(token.accessToken(signal, 5000));
+    await connectorFailure(token.accessToken(signal, 5000));
+    await connectorFailure(token.accessToken(signal, 5000));
     expect(tokenRequests()).toHaveLength(1);
     expect(apiRequests()).toHaveLength(0);
 
@@ -187,7 +170,7 @@ describe('ClientCredentialsToken against a token endpoint and an API that checks
 
   it('gives the endpoint’s reason for a 400, with an echoed secret blanked out', async () => {
     tokenReply = () => ({ status: 400, body: { error: 'invalid_request', error_description: `client_secret=${SECRET} is not valid` } });
-    const error = await failure(tokenFor().accessToken(signal, 5000));
+    const error = await connectorFailure(tokenFor().accessToken(signal, 5000));
     expect(error).toMatchObject({
       retryable: false,
       message: 'acme refused the client credentials (HTTP 400): invalid_request: client_secret=[secret] is not valid',
@@ -204,7 +187,7 @@ describe('ClientCredentialsToken against a token endpoint and an API that checks
     server.requests.length = 0;
     tokenReply = () => ({ status: 503 });
     const token = tokenFor();
-    expect(await failure(token.accessToken(signal, 5000))).toMatchObject({ retryable: true, message: 'acme answered HTTP 503' });
+    expect(await connectorFailure(token.accessToken(signal, 5000))).toMatchObject({ retryable: true, message: 'acme answered HTTP 503' });
     tokenReply = () => issue();
     expect(await token.accessToken(signal, 5000)).toBe('token-2');
     expect(tokenRequests()).toHaveLength(2);
@@ -212,23 +195,23 @@ describe('ClientCredentialsToken against a token endpoint and an API that checks
 
   it('times out a token endpoint that does not answer: retryable', async () => {
     tokenReply = () => ({ hang: true });
-    const error = await failure(tokenFor().accessToken(signal, 300));
+    const error = await connectorFailure(tokenFor().accessToken(signal, 300));
     expect(error).toMatchObject({ retryable: true, message: 'acme token request timed out after 0.3 s' });
   });
 
   it('reports a malformed token response as final', async () => {
     tokenReply = () => ({ status: 200, body: '<html>login</html>' });
-    expect(await failure(tokenFor().accessToken(signal, 5000))).toMatchObject({
+    expect(await connectorFailure(tokenFor().accessToken(signal, 5000))).toMatchObject({
       retryable: false,
       message: 'acme returned a malformed response: the body is not JSON',
     });
     tokenReply = () => ({ status: 200, body: { token_type: 'Bearer', expires_in: 3600 } });
-    expect(await failure(tokenFor().accessToken(signal, 5000))).toMatchObject({
+    expect(await connectorFailure(tokenFor().accessToken(signal, 5000))).toMatchObject({
       retryable: false,
       message: 'acme returned a malformed token response: no access_token',
     });
     tokenReply = () => ({ status: 200, body: { access_token: 'x', token_type: 'mac' } });
-    expect(await failure(tokenFor().accessToken(signal, 5000))).toMatchObject({
+    expect(await connectorFailure(tokenFor().accessToken(signal, 5000))).toMatchObject({
       retryable: false,
       message: 'acme returned a malformed token response: token_type is not bearer',
     });

@@ -1,41 +1,28 @@
-import { DetectionTaskMessage } from '@purple/contracts';
 import { apiConnectorsFromEnv } from '../src/connectors/api-connectors';
-import { ConnectorError, SearchRequest } from '../src/connectors/connector';
 import { alertFilter, CROWDSTRIKE_QUERY_SYNTAX, CrowdStrikeConnector } from '../src/connectors/crowdstrike/crowdstrike-connector';
 import { CrowdStrikeSettings, loadCrowdStrikeSettings } from '../src/connectors/crowdstrike/crowdstrike-settings';
-import { Clock, systemClock } from '../src/semantics/clock';
 import { renderQueryTemplate } from '../src/semantics/query-template';
-import { RunDetection } from '../src/semantics/run-detection';
-import { FakeCrowdStrike, falconAlert, falconError } from '../src/testing';
+import {
+  connectorFailure,
+  FakeCrowdStrike,
+  falconAlert,
+  falconError,
+  minimalTask,
+  movableClock,
+  ONE_SEARCH,
+  runDetection,
+  runOnce,
+  SEARCH_WINDOW,
+  searchRequest,
+} from '../src/testing';
 
 const CLIENT_ID = 'falcon-client-7d2';
 const CLIENT_SECRET = 'falcon-secret-Qx93';
-const EARLIEST = new Date('2025-01-10T11:55:00Z');
-const LATEST = new Date('2025-01-10T12:05:00Z');
+const { earliest: EARLIEST, latest: LATEST } = SEARCH_WINDOW;
 const WINDOW = "timestamp:>='2025-01-10T11:55:00.000Z'+timestamp:<='2025-01-10T12:05:00.000Z'";
 
-function request(query: string, timeoutMs = 5000): SearchRequest {
-  return { query, earliest: EARLIEST, latest: LATEST, timeoutMs, task: {} as DetectionTaskMessage };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConnectorError);
-  return error as ConnectorError;
-}
-
-function apiTask(timeoutSeconds: number, createdAt = '2020-01-01T00:00:00Z'): DetectionTaskMessage {
-  return {
-    task_id: 't',
-    operation_id: 'o',
-    detection_type: 'api',
-    platform: 'edr',
-    query: { type: 'fql', content: "product:'epp'", timeout_seconds: timeoutSeconds },
-    metadata: { priority: 'low', created_at: createdAt, execution_context: { original_command: 'c', target_host: 'h' } },
-  } as DetectionTaskMessage;
+function fqlTask(timeoutSeconds: number, createdAt?: string) {
+  return minimalTask({ platform: 'edr', queryType: 'fql', content: "product:'epp'", timeoutSeconds, createdAt });
 }
 
 describe('CrowdStrikeConnector against a server speaking the Falcon OAuth2 and Alerts APIs', () => {
@@ -63,7 +50,7 @@ describe('CrowdStrikeConnector against a server speaking the Falcon OAuth2 and A
     const first = falconAlert('cid1:ind:aid1:101-20-3', new Date('2025-01-10T12:00:04Z'), { hostname: 'web-01' });
     const second = falconAlert('cid1:ind:aid1:102-20-3', new Date('2025-01-10T12:00:09.123456789Z'));
     falcon.respond = () => [first, second];
-    const outcome = await new CrowdStrikeConnector(settings).search(request("product:'epp'+device.hostname:'web-01'"), signal);
+    const outcome = await new CrowdStrikeConnector(settings).search(searchRequest("product:'epp'+device.hostname:'web-01'"), signal);
 
     expect(outcome.eventsFound).toBe(2);
     expect(outcome.events).toEqual([
@@ -90,7 +77,7 @@ describe('CrowdStrikeConnector against a server speaking the Falcon OAuth2 and A
   it('counts every alert the query found, keeps the first 20 as evidence, and links alerts without a host link to the console', async () => {
     const alerts = Array.from({ length: 25 }, (_, i) => falconAlert(`cid1:ind:aid1:${i}`, new Date('2025-01-10T12:00:00Z'), { falcon_host_link: undefined }));
     falcon.respond = () => alerts;
-    const outcome = await new CrowdStrikeConnector(settings).search(request("product:'epp'"), signal);
+    const outcome = await new CrowdStrikeConnector(settings).search(searchRequest("product:'epp'"), signal);
     expect(outcome.eventsFound).toBe(25);
     expect(outcome.events).toHaveLength(20);
     expect(outcome.events[0].link).toBe('https://falcon.eu-1.crowdstrike.com/unified-detections/cid1:ind:aid1:0');
@@ -99,7 +86,7 @@ describe('CrowdStrikeConnector against a server speaking the Falcon OAuth2 and A
 
   it('reports a miss without asking for entities', async () => {
     falcon.respond = () => [];
-    const outcome = await new CrowdStrikeConnector(settings).search(request("product:'epp'"), signal);
+    const outcome = await new CrowdStrikeConnector(settings).search(searchRequest("product:'epp'"), signal);
     expect(outcome).toMatchObject({ eventsFound: 0, events: [] });
     expect(JSON.parse(outcome.rawOutput)).toMatchObject({ resources: [], meta: { pagination: { total: 0 } } });
     expect(falcon.entityRequests).toHaveLength(0);
@@ -108,17 +95,14 @@ describe('CrowdStrikeConnector against a server speaking the Falcon OAuth2 and A
   it('refuses a wrong client secret with one final error, one token request and no secret in it, even under the detection semantics', async () => {
     const wrong = 'wrong-secret-5150';
     const connector = new CrowdStrikeConnector({ ...settings, clientSecret: wrong });
-    const error = await failure(connector.search(request("product:'epp'"), signal));
+    const error = await connectorFailure(connector.search(searchRequest("product:'epp'"), signal));
     expect(error).toMatchObject({ retryable: false, message: 'crowdstrike refused the client credentials (HTTP 401)' });
     expect(JSON.stringify({ ...error, message: error.message })).not.toContain(wrong);
 
     // a window that would see three searches if the refusal were retryable
-    const outcome = await new RunDetection(systemClock).execute(
-      apiTask(5, new Date().toISOString()),
-      new CrowdStrikeConnector({ ...settings, clientSecret: wrong }),
-      { windowBeforeSeconds: 0, windowAfterSeconds: 2, initialDelaySeconds: 0, retryIntervalSeconds: 1, maxConsecutiveFailures: 3 },
-      new AbortController().signal,
-    );
+    const outcome = await runDetection(new CrowdStrikeConnector({ ...settings, clientSecret: wrong }), fqlTask(5, new Date().toISOString()), {
+      settings: { ...ONE_SEARCH, windowAfterSeconds: 2, maxConsecutiveFailures: 3 },
+    });
     expect(outcome).toMatchObject({ status: 'error', searches: 1, error: 'crowdstrike refused the client credentials (HTTP 401)' });
     expect(JSON.stringify(outcome)).not.toContain(wrong);
     expect(falcon.tokenRequests).toHaveLength(2);
@@ -132,7 +116,7 @@ describe('CrowdStrikeConnector against a server speaking the Falcon OAuth2 and A
         ? falconError(429, 'API rate limit exceeded.', { 'x-ratelimit-retryafter': String(Math.ceil(Date.now() / 1000) + 1) })
         : undefined;
     falcon.respond = () => [falconAlert('cid1:ind:aid1:1', new Date())];
-    const outcome = await new CrowdStrikeConnector(settings).search(request("product:'epp'"), signal);
+    const outcome = await new CrowdStrikeConnector(settings).search(searchRequest("product:'epp'"), signal);
     expect(outcome.eventsFound).toBe(1);
     expect(falcon.queryRequests).toHaveLength(2);
     expect(falcon.queryRequests[1].receivedAt - falcon.queryRequests[0].receivedAt).toBeGreaterThanOrEqual(950);
@@ -143,7 +127,7 @@ describe('CrowdStrikeConnector against a server speaking the Falcon OAuth2 and A
       r.path === '/alerts/queries/alerts/v2'
         ? falconError(429, 'API rate limit exceeded.', { 'x-ratelimit-retryafter': String(Math.floor(Date.now() / 1000) + 600) })
         : undefined;
-    const error = await failure(new CrowdStrikeConnector(settings).search(request("product:'epp'"), signal));
+    const error = await connectorFailure(new CrowdStrikeConnector(settings).search(searchRequest("product:'epp'"), signal));
     expect(error.retryable).toBe(true);
     expect(error.retryAfterMs).toBeGreaterThan(590_000);
     expect(error.message).toMatch(/^crowdstrike is rate limiting \(HTTP 429\) and asked to wait (599|600) s$/);
@@ -152,23 +136,18 @@ describe('CrowdStrikeConnector against a server speaking the Falcon OAuth2 and A
 
   it('times out a search that hangs, after the task’s timeout, through the detection semantics', async () => {
     falcon.intercept = (r) => (r.path === '/alerts/queries/alerts/v2' ? { hang: true } : undefined);
-    const outcome = await new RunDetection(systemClock).execute(
-      apiTask(1),
-      new CrowdStrikeConnector(settings),
-      { windowBeforeSeconds: 0, windowAfterSeconds: 0, initialDelaySeconds: 0, retryIntervalSeconds: 1, maxConsecutiveFailures: 1 },
-      new AbortController().signal,
-    );
+    const outcome = await runOnce(new CrowdStrikeConnector(settings), fqlTask(1));
     expect(outcome).toMatchObject({ status: 'error', error: 'crowdstrike search timed out after 1 s (1 failures in a row)' });
   });
 
   it('reports 5xx as retryable, with Falcon’s reason', async () => {
     falcon.intercept = (r) => (r.path === '/alerts/queries/alerts/v2' ? falconError(500, 'internal error, please retry') : undefined);
-    expect(await failure(new CrowdStrikeConnector(settings).search(request("product:'epp'"), signal))).toMatchObject({
+    expect(await connectorFailure(new CrowdStrikeConnector(settings).search(searchRequest("product:'epp'"), signal))).toMatchObject({
       retryable: true,
       message: 'crowdstrike answered HTTP 500: internal error, please retry',
     });
     falcon.intercept = (r) => (r.path === '/oauth2/token' ? { status: 502, body: '<html>bad gateway</html>' } : undefined);
-    expect(await failure(new CrowdStrikeConnector(settings).search(request("product:'epp'"), signal))).toMatchObject({
+    expect(await connectorFailure(new CrowdStrikeConnector(settings).search(searchRequest("product:'epp'"), signal))).toMatchObject({
       retryable: true,
       message: 'crowdstrike answered HTTP 502',
     });
@@ -176,7 +155,7 @@ describe('CrowdStrikeConnector against a server speaking the Falcon OAuth2 and A
 
   it('reports an FQL Falcon rejects as final, with its reason', async () => {
     falcon.intercept = (r) => (r.path === '/alerts/queries/alerts/v2' ? falconError(400, "Invalid filter: unknown field 'hostnme'") : undefined);
-    expect(await failure(new CrowdStrikeConnector(settings).search(request("hostnme:'x'"), signal))).toMatchObject({
+    expect(await connectorFailure(new CrowdStrikeConnector(settings).search(searchRequest("hostnme:'x'"), signal))).toMatchObject({
       retryable: false,
       message: "crowdstrike refused the request (HTTP 400): Invalid filter: unknown field 'hostnme'",
     });
@@ -184,28 +163,27 @@ describe('CrowdStrikeConnector against a server speaking the Falcon OAuth2 and A
 
   it('reports a malformed response as final', async () => {
     falcon.intercept = (r) => (r.path === '/alerts/queries/alerts/v2' ? { status: 200, body: '<html>proxy login</html>' } : undefined);
-    expect(await failure(new CrowdStrikeConnector(settings).search(request("product:'epp'"), signal))).toMatchObject({
+    expect(await connectorFailure(new CrowdStrikeConnector(settings).search(searchRequest("product:'epp'"), signal))).toMatchObject({
       retryable: false,
       message: 'crowdstrike returned a malformed response: the body is not JSON',
     });
     falcon.intercept = (r) => (r.path === '/alerts/queries/alerts/v2' ? { status: 200, body: { resources: { id: 'x' } } } : undefined);
-    expect(await failure(new CrowdStrikeConnector(settings).search(request("product:'epp'"), signal))).toMatchObject({
+    expect(await connectorFailure(new CrowdStrikeConnector(settings).search(searchRequest("product:'epp'"), signal))).toMatchObject({
       retryable: false,
       message: 'crowdstrike returned a malformed response: resources is not a list of alert ids',
     });
   });
 
   it('keeps its token across searches, and fetches a new one after it expires or when Falcon answers 401', async () => {
-    let offset = 0;
-    const clock: Clock = { now: () => Date.now() + offset, sleep: systemClock.sleep };
+    const clock = movableClock();
     const connector = new CrowdStrikeConnector(settings, clock);
-    await connector.search(request("product:'epp'"), signal);
-    await connector.search(request("product:'epp'"), signal);
+    await connector.search(searchRequest("product:'epp'"), signal);
+    await connector.search(searchRequest("product:'epp'"), signal);
     expect(falcon.tokenRequests).toHaveLength(1);
 
     // Falcon tokens live 30 minutes
-    offset += 29 * 60 * 1000 + 30_000;
-    await connector.search(request("product:'epp'"), signal);
+    clock.advance(29 * 60 * 1000 + 30_000);
+    await connector.search(searchRequest("product:'epp'"), signal);
     expect(falcon.tokenRequests).toHaveLength(2);
     expect(falcon.queryRequests.map((r) => r.headers.authorization)).toEqual([
       'Bearer fake-falcon-token-1',
@@ -213,8 +191,8 @@ describe('CrowdStrikeConnector against a server speaking the Falcon OAuth2 and A
       'Bearer fake-falcon-token-2',
     ]);
 
-    falcon.revokeTokens();
-    const outcome = await connector.search(request("product:'epp'"), signal);
+    falcon.tokens.revoke();
+    const outcome = await connector.search(searchRequest("product:'epp'"), signal);
     expect(outcome.eventsFound).toBe(0);
     expect(falcon.tokenRequests).toHaveLength(3);
     expect(falcon.queryRequests.slice(3).map((r) => r.headers.authorization)).toEqual(['Bearer fake-falcon-token-2', 'Bearer fake-falcon-token-3']);
@@ -222,7 +200,7 @@ describe('CrowdStrikeConnector against a server speaking the Falcon OAuth2 and A
 
   it('fetches one token for concurrent searches', async () => {
     const connector = new CrowdStrikeConnector(settings);
-    await Promise.all(Array.from({ length: 4 }, () => connector.search(request("product:'epp'"), signal)));
+    await Promise.all(Array.from({ length: 4 }, () => connector.search(searchRequest("product:'epp'"), signal)));
     expect(falcon.tokenRequests).toHaveLength(1);
     expect(falcon.queryRequests).toHaveLength(4);
   });

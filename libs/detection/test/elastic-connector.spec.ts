@@ -1,49 +1,34 @@
 import { DetectionTaskMessage } from '@purple/contracts';
 import { apiConnectorsFromEnv } from '../src/connectors/api-connectors';
-import { ConnectorError, SearchRequest } from '../src/connectors/connector';
+import { SearchRequest } from '../src/connectors/connector';
 import { ELASTIC_QUERY_SYNTAX, ElasticConnector, queryLanguageOf } from '../src/connectors/elastic/elastic-connector';
 import { DEFAULT_ELASTICSEARCH_INDEX, ElasticSettings, loadElasticSettings } from '../src/connectors/elastic/elastic-settings';
-import { systemClock } from '../src/semantics/clock';
 import { renderQueryTemplate } from '../src/semantics/query-template';
-import { RunDetection } from '../src/semantics/run-detection';
-import { DetectionSettings } from '../src/semantics/settings';
-import { elasticAlert, elasticError, elasticEvent, FakeElastic, ReceivedElasticSearch } from '../src/testing';
+import {
+  connectorFailure,
+  elasticAlert,
+  elasticError,
+  elasticEvent,
+  FakeElastic,
+  minimalTask,
+  ReceivedElasticSearch,
+  runOnce,
+  SEARCH_WINDOW,
+  searchRequest,
+} from '../src/testing';
 
 // Elasticsearch's documented example key: base64 of `VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw`
 const API_KEY = 'VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==';
-const EARLIEST = new Date('2025-01-10T11:55:00Z');
-const LATEST = new Date('2025-01-10T12:05:00Z');
 const RANGE = { range: { '@timestamp': { gte: '2025-01-10T11:55:00.000Z', lte: '2025-01-10T12:05:00.000Z', format: 'strict_date_optional_time' } } };
-const ONCE: DetectionSettings = { windowBeforeSeconds: 0, windowAfterSeconds: 0, initialDelaySeconds: 0, retryIntervalSeconds: 1, maxConsecutiveFailures: 1 };
 
 function task(overrides: { config?: Record<string, unknown>; type?: string; content?: string; timeoutSeconds?: number } = {}): DetectionTaskMessage {
-  return {
-    task_id: 't-1',
-    operation_id: 'op-1',
-    detection_type: 'api',
-    platform: 'siem',
-    connector: 'elasticsearch',
-    query: { type: overrides.type ?? 'elasticsearch_search', content: overrides.content ?? 'x', timeout_seconds: overrides.timeoutSeconds ?? 5 },
-    metadata: {
-      priority: 'low',
-      created_at: '2020-01-01T00:00:00Z',
-      execution_context: { original_command: 'whoami', target_host: 'web-01', executed_at: '2020-01-01T00:00:00Z', link_id: 'link-42' },
-    },
-    ...(overrides.config && { detection_config: overrides.config }),
-  } as DetectionTaskMessage;
+  const { config, type = 'elasticsearch_search', content, timeoutSeconds } = overrides;
+  return minimalTask({ connector: 'elasticsearch', queryType: type, content, timeoutSeconds, config });
 }
 
-function request(query: string, config?: Record<string, unknown>, timeoutMs = 5000): SearchRequest {
-  return { query, earliest: EARLIEST, latest: LATEST, timeoutMs, task: task({ config }) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConnectorError);
-  return error as ConnectorError;
+/** a search for an elasticsearch task with this detection_config */
+function request(query: string, config?: Record<string, unknown>): SearchRequest {
+  return searchRequest(query, { task: task({ config }) });
 }
 
 /**
@@ -140,12 +125,12 @@ describe('ElasticConnector against a server speaking the search APIs', () => {
   });
 
   it('counts every match (hits.total) but keeps the first 20 as evidence', async () => {
-    const documents = Array.from({ length: 25 }, (_, i) => elasticEvent(`ev-${i}`, new Date(EARLIEST.getTime() + i * 1000)));
+    const documents = Array.from({ length: 25 }, (_, i) => elasticEvent(`ev-${i}`, new Date(SEARCH_WINDOW.earliest.getTime() + i * 1000)));
     elastic.respond = () => ({ documents, total: 1337 });
     const outcome = await new ElasticConnector({ ...settings, kibanaUrl: undefined }).search(request('event.code:4688'), signal);
     expect(outcome.eventsFound).toBe(1337);
     expect(outcome.events).toHaveLength(20);
-    expect(outcome.events[19]).toEqual({ id: 'ev-19', eventTime: new Date(EARLIEST.getTime() + 19_000) });
+    expect(outcome.events[19]).toEqual({ id: 'ev-19', eventTime: new Date(SEARCH_WINDOW.earliest.getTime() + 19_000) });
   });
 
   it('reports a miss as no events', async () => {
@@ -167,7 +152,7 @@ describe('ElasticConnector against a server speaking the search APIs', () => {
       expect(opensearch.searches[0].authorization).toBe(`Basic ${Buffer.from('svc:pw-9').toString('base64')}`);
       expect(opensearch.server.requests[0].path).toBe('/logs-*/_search');
 
-      const eql = await failure(connector.search(request('process where true', { query_language: 'eql' }), signal));
+      const eql = await connectorFailure(connector.search(request('process where true', { query_language: 'eql' }), signal));
       expect(eql).toMatchObject({ retryable: false, message: 'opensearch has no EQL API: use lucene or dsl' });
     } finally {
       await opensearch.close();
@@ -176,7 +161,7 @@ describe('ElasticConnector against a server speaking the search APIs', () => {
 
   it('refuses on 401 with one clear, final error that holds no credential', async () => {
     const wrongKey = Buffer.from('VuaCfGcBCdbkQm-e5aOx:wrong-secret-77').toString('base64');
-    const error = await failure(new ElasticConnector({ ...settings, auth: { apiKey: wrongKey } }).search(request('x'), signal));
+    const error = await connectorFailure(new ElasticConnector({ ...settings, auth: { apiKey: wrongKey } }).search(request('x'), signal));
     expect(error.message).toBe('elasticsearch refused the credentials (HTTP 401)');
     expect(error.retryable).toBe(false);
     expect(elastic.server.requests).toHaveLength(1);
@@ -184,7 +169,7 @@ describe('ElasticConnector against a server speaking the search APIs', () => {
     expect(JSON.stringify({ ...error, message: error.message, stack: error.stack })).not.toContain('wrong-secret-77');
     expect(JSON.stringify({ ...error, message: error.message, stack: error.stack })).not.toContain(wrongKey);
 
-    const basic = await failure(new ElasticConnector({ ...settings, auth: { username: 'elastic', password: 'hunter2-pw' } }).search(request('x'), signal));
+    const basic = await connectorFailure(new ElasticConnector({ ...settings, auth: { username: 'elastic', password: 'hunter2-pw' } }).search(request('x'), signal));
     expect(basic).toMatchObject({ retryable: false, message: 'elasticsearch refused the credentials (HTTP 401)' });
     expect(basic.message).not.toContain('hunter2-pw');
   });
@@ -203,7 +188,7 @@ describe('ElasticConnector against a server speaking the search APIs', () => {
 
   it('does not wait for a Retry-After longer than its bound: a retryable error that carries the wait', async () => {
     elastic.respond = () => ({ status: 429, headers: { 'retry-after': '120' }, body: elasticError(429, 'circuit_breaking_exception', 'data too large') });
-    const error = await failure(new ElasticConnector(settings).search(request('x'), signal));
+    const error = await connectorFailure(new ElasticConnector(settings).search(request('x'), signal));
     expect(error).toMatchObject({ retryable: true, retryAfterMs: 120_000, message: 'elasticsearch is rate limiting (HTTP 429) and asked to wait 120 s' });
     expect(elastic.searches).toHaveLength(1);
   });
@@ -221,14 +206,14 @@ describe('ElasticConnector against a server speaking the search APIs', () => {
         status: 400,
       },
     });
-    const refused = await failure(new ElasticConnector(settings).search(request('host.name:(web-01'), signal));
+    const refused = await connectorFailure(new ElasticConnector(settings).search(request('host.name:(web-01'), signal));
     expect(refused).toMatchObject({
       retryable: false,
       message: 'elasticsearch refused the request (HTTP 400): search_phase_execution_exception: all shards failed; query_shard_exception: Failed to parse query [host.name:(web-01]',
     });
 
     elastic.respond = () => ({ status: 404, body: elasticError(404, 'index_not_found_exception', 'no such index [winlogbeat]') });
-    expect(await failure(new ElasticConnector(settings).search(request('x', { index: 'winlogbeat' }), signal))).toMatchObject({
+    expect(await connectorFailure(new ElasticConnector(settings).search(request('x', { index: 'winlogbeat' }), signal))).toMatchObject({
       retryable: false,
       message: 'elasticsearch refused the request (HTTP 404): index_not_found_exception: no such index [winlogbeat]',
     });
@@ -236,13 +221,13 @@ describe('ElasticConnector against a server speaking the search APIs', () => {
 
   it('reports 5xx, an unreachable server and a partial miss as retryable', async () => {
     elastic.respond = () => ({ status: 503, body: elasticError(503, 'cluster_block_exception', 'blocked by: [SERVICE_UNAVAILABLE/1/state not recovered];') });
-    expect(await failure(new ElasticConnector(settings).search(request('x'), signal))).toMatchObject({
+    expect(await connectorFailure(new ElasticConnector(settings).search(request('x'), signal))).toMatchObject({
       retryable: true,
       message: 'elasticsearch answered HTTP 503: cluster_block_exception: blocked by: [SERVICE_UNAVAILABLE/1/state not recovered];',
     });
 
     elastic.respond = () => ({ status: 502, body: '<html>bad gateway</html>' });
-    expect(await failure(new ElasticConnector(settings).search(request('x'), signal))).toMatchObject({ retryable: true, message: 'elasticsearch answered HTTP 502' });
+    expect(await connectorFailure(new ElasticConnector(settings).search(request('x'), signal))).toMatchObject({ retryable: true, message: 'elasticsearch answered HTTP 502' });
 
     // a miss while shards failed says nothing about the data those shards hold
     elastic.respond = () => ({
@@ -253,7 +238,7 @@ describe('ElasticConnector against a server speaking the search APIs', () => {
         hits: { total: { value: 0, relation: 'eq' }, hits: [] },
       },
     });
-    expect(await failure(new ElasticConnector(settings).search(request('x'), signal))).toMatchObject({
+    expect(await connectorFailure(new ElasticConnector(settings).search(request('x'), signal))).toMatchObject({
       retryable: true,
       message: 'elasticsearch could not search all the data: 1 of 4 shards failed (node_disconnected_exception: node left)',
     });
@@ -261,33 +246,33 @@ describe('ElasticConnector against a server speaking the search APIs', () => {
     const gone = await FakeElastic.start({ apiKey: API_KEY });
     const url = gone.url;
     await gone.close();
-    const unreachable = await failure(new ElasticConnector({ ...settings, url }).search(request('x'), signal));
+    const unreachable = await connectorFailure(new ElasticConnector({ ...settings, url }).search(request('x'), signal));
     expect(unreachable.retryable).toBe(true);
     expect(unreachable.message).toMatch(/^cannot reach elasticsearch at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
   });
 
   it('reports a malformed answer (not JSON, no hits) as an error', async () => {
     elastic.respond = () => ({ status: 200, body: '<html>proxy login</html>' });
-    expect(await failure(new ElasticConnector(settings).search(request('x'), signal))).toMatchObject({
+    expect(await connectorFailure(new ElasticConnector(settings).search(request('x'), signal))).toMatchObject({
       retryable: false,
       message: 'elasticsearch returned a malformed response: the body is not JSON',
     });
 
     elastic.respond = () => ({ status: 200, body: { took: 1, timed_out: false } });
-    expect(await failure(new ElasticConnector(settings).search(request('x'), signal))).toMatchObject({
+    expect(await connectorFailure(new ElasticConnector(settings).search(request('x'), signal))).toMatchObject({
       retryable: false,
       message: 'elasticsearch returned a malformed response: no hits.hits in the search response',
     });
 
     elastic.respond = () => ({ status: 200, body: { hits: { total: 'many', hits: [] } } });
-    expect((await failure(new ElasticConnector(settings).search(request('x'), signal))).message).toBe(
+    expect((await connectorFailure(new ElasticConnector(settings).search(request('x'), signal))).message).toBe(
       'elasticsearch returned a malformed response: hits.total is neither a number nor {value}',
     );
   });
 
   it('times out a search that hangs, after the task’s timeout, through the detection semantics', async () => {
     elastic.respond = () => ({ hang: true });
-    const outcome = await new RunDetection(systemClock).execute(task({ timeoutSeconds: 1 }), new ElasticConnector(settings), ONCE, new AbortController().signal);
+    const outcome = await runOnce(new ElasticConnector(settings), task({ timeoutSeconds: 1 }));
     expect(outcome).toMatchObject({ status: 'error', error: 'elasticsearch search timed out after 1 s (1 failures in a row)' });
     expect(elastic.searches).toHaveLength(1);
   });
@@ -332,10 +317,10 @@ describe('ElasticConnector against a server speaking the search APIs', () => {
     }
     expect(elastic.searches).toHaveLength(2);
 
-    const broken = await failure(new ElasticConnector(settings).search(request('{"term": {', { query_language: 'dsl' }), signal));
+    const broken = await connectorFailure(new ElasticConnector(settings).search(request('{"term": {', { query_language: 'dsl' }), signal));
     expect(broken.retryable).toBe(false);
     expect(broken.message).toMatch(/^elasticsearch: the dsl query is not JSON/);
-    expect(await failure(new ElasticConnector(settings).search(request('["term"]', { query_language: 'dsl' }), signal))).toMatchObject({
+    expect(await connectorFailure(new ElasticConnector(settings).search(request('["term"]', { query_language: 'dsl' }), signal))).toMatchObject({
       retryable: false,
       message: 'elasticsearch: the dsl query must be a JSON object (a Query DSL clause)',
     });
@@ -343,12 +328,12 @@ describe('ElasticConnector against a server speaking the search APIs', () => {
   });
 
   it('refuses an unknown query language or an index that is not a list of names, without asking the product', async () => {
-    expect(await failure(new ElasticConnector(settings).search(request('x', { query_language: 'sql' }), signal))).toMatchObject({
+    expect(await connectorFailure(new ElasticConnector(settings).search(request('x', { query_language: 'sql' }), signal))).toMatchObject({
       retryable: false,
       message: 'elasticsearch: detection_config.query_language must be one of lucene, kql, eql, dsl',
     });
     for (const index of ['../_security/user', 'logs-*,..', 'logs *', 42]) {
-      expect(await failure(new ElasticConnector(settings).search(request('x', { index }), signal))).toMatchObject({ retryable: false });
+      expect(await connectorFailure(new ElasticConnector(settings).search(request('x', { index }), signal))).toMatchObject({ retryable: false });
     }
     expect(elastic.server.requests).toHaveLength(0);
   });
@@ -386,11 +371,9 @@ describe('placeholder values stay inside their literal', () => {
   afterAll(() => elastic?.close());
 
   async function run(content: string, config: Record<string, unknown>): Promise<ReceivedElasticSearch['body']> {
-    const outcome = await new RunDetection(systemClock).execute(
-      task({ content, config: { ...config, placeholders: { host: HOSTILE, command: HOSTILE } } }),
+    const outcome = await runOnce(
       new ElasticConnector(settingsOf(elastic.url)),
-      ONCE,
-      new AbortController().signal,
+      task({ content, config: { ...config, placeholders: { host: HOSTILE, command: HOSTILE } } }),
     );
     expect(outcome).toMatchObject({ status: 'not_detected', searches: 1 });
     expect(elastic.searches).toHaveLength(1);

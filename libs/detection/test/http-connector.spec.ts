@@ -3,49 +3,37 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DetectionTaskMessage } from '@purple/contracts';
 import { apiConnectorsFromEnv } from '../src/connectors/api-connectors';
-import { ConnectorError, SearchRequest } from '../src/connectors/connector';
+import { SearchRequest } from '../src/connectors/connector';
 import { HttpConnector, JSON_QUERY_SYNTAX } from '../src/connectors/http/http-connector';
 import { HttpConnectorSettings, loadHttpConnectorSettings } from '../src/connectors/http/http-settings';
-import { systemClock } from '../src/semantics/clock';
 import { renderQueryTemplate } from '../src/semantics/query-template';
 import { DetectionSettings } from '../src/semantics/settings';
-import { RunDetection } from '../src/semantics/run-detection';
-import { FakeHttpProduct, jsonOf } from '../src/testing';
+import { connectorFailure, FakeHttpProduct, jsonOf, minimalTask, ONE_SEARCH, runDetection, searchRequest } from '../src/testing';
 
 const API_KEY = 'edr-key-7c1d9e';
 const EXECUTED_AT = new Date('2025-01-10T12:00:00Z');
-const ONE_SEARCH: DetectionSettings = { windowBeforeSeconds: 60, windowAfterSeconds: 0, initialDelaySeconds: 0, retryIntervalSeconds: 1, maxConsecutiveFailures: 1 };
+/** one search, over the minute before the execution */
+const ONE_SEARCH_OVER_A_MINUTE: DetectionSettings = { ...ONE_SEARCH, windowBeforeSeconds: 60 };
 
 /** A task as the dispatcher sends it, for the http connector. */
 function httpTask(config: Record<string, unknown>, content = '{"filter": {"host": {{host}}}}', timeoutSeconds = 5): DetectionTaskMessage {
-  return {
-    task_id: 'task-1',
-    operation_id: 'op-1',
-    detection_type: 'api',
+  return minimalTask({
     platform: 'edr',
     connector: 'http',
-    query: { type: 'http_search', content, timeout_seconds: timeoutSeconds },
-    metadata: {
-      priority: 'high',
-      created_at: EXECUTED_AT.toISOString(),
-      execution_context: { original_command: 'whoami /all', target_host: 'web-01', agent_paw: 'paw-1', executed_at: EXECUTED_AT.toISOString(), link_id: 'link-42' },
-    },
-    execution_id: 'exec-1',
-    detection_config: config,
-  } as unknown as DetectionTaskMessage;
+    queryType: 'http_search',
+    content,
+    timeoutSeconds,
+    priority: 'high',
+    createdAt: EXECUTED_AT.toISOString(),
+    originalCommand: 'whoami /all',
+    agentPaw: 'paw-1',
+    executionId: 'exec-1',
+    config,
+  });
 }
 
-function request(config: Record<string, unknown>, body = '{"q": "x"}', timeoutMs = 5000): SearchRequest {
-  return { query: body, earliest: new Date('2025-01-10T11:59:00Z'), latest: EXECUTED_AT, timeoutMs, task: httpTask(config) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConnectorError);
-  return error as ConnectorError;
+function request(config: Record<string, unknown>, body = '{"q": "x"}'): SearchRequest {
+  return searchRequest(body, { earliest: new Date('2025-01-10T11:59:00Z'), latest: EXECUTED_AT, task: httpTask(config) });
 }
 
 function settingsFor(targets: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): HttpConnectorSettings {
@@ -86,7 +74,7 @@ describe('HttpConnector against a JSON search API', () => {
       { ...MATCH, query_params: { from: '{{earliest}}', host: 'host {{host}}', limit: 50 } },
       '{"filter": {"host": {{host}}, "command": "*{{command}}*", "from": {{earliest}}, "to": {{latest}}}}',
     );
-    const outcome = await new RunDetection(systemClock).execute(task, connector, ONE_SEARCH, signal);
+    const outcome = await runDetection(connector, task, { settings: ONE_SEARCH_OVER_A_MINUTE, signal });
 
     expect(outcome).toMatchObject({ status: 'detected', eventsFound: 2, searches: 1 });
     expect(outcome.events).toEqual([
@@ -107,7 +95,7 @@ describe('HttpConnector against a JSON search API', () => {
   it('keeps a placeholder value with quotes and braces inside its JSON string', async () => {
     const hostile = 'web-01"}, "size": 10000, "filter": {"host": "*';
     const task = httpTask({ ...MATCH, placeholders: { host: hostile } }, '{"filter": {"host": {{host}}, "note": "on {{host}}\\n"}}');
-    await new RunDetection(systemClock).execute(task, connector, ONE_SEARCH, signal);
+    await runDetection(connector, task, { settings: ONE_SEARCH_OVER_A_MINUTE, signal });
 
     expect(jsonOf(product.searches[0])).toEqual({ filter: { host: hostile, note: `on ${hostile}\n` } });
   });
@@ -143,11 +131,11 @@ describe('HttpConnector against a JSON search API', () => {
   it('refuses on 401 with one final error that holds no credential, ending the task at once', async () => {
     const wrongKey = 'wrong-key-31337';
     const wrong = new HttpConnector(settingsFor({ edr: { url: product.searchUrl, headers: { 'X-Api-Key': '${KEY}' } } }, { KEY: wrongKey }));
-    const error = await failure(wrong.search(request(MATCH), signal));
+    const error = await connectorFailure(wrong.search(request(MATCH), signal));
     expect(error).toMatchObject({ retryable: false, message: 'http target "edr" refused the credentials (HTTP 401)' });
     expect(JSON.stringify(error) + error.message + error.stack).not.toContain(wrongKey);
 
-    const outcome = await new RunDetection(systemClock).execute(httpTask(MATCH), wrong, { ...ONE_SEARCH, maxConsecutiveFailures: 3 }, signal);
+    const outcome = await runDetection(wrong, httpTask(MATCH), { settings: { ...ONE_SEARCH_OVER_A_MINUTE, maxConsecutiveFailures: 3 }, signal });
     expect(outcome).toMatchObject({ status: 'error', error: 'http target "edr" refused the credentials (HTTP 401)', searches: 1 });
     expect(JSON.stringify(outcome)).not.toContain(wrongKey);
     expect(product.server.requests).toHaveLength(2);
@@ -165,29 +153,29 @@ describe('HttpConnector against a JSON search API', () => {
 
   it('does not wait for a Retry-After beyond the target’s bound: a retryable error that carries the wait', async () => {
     product.respond = () => ({ status: 429, headers: { 'retry-after': '120' } });
-    const error = await failure(connector.search(request(MATCH), signal));
+    const error = await connectorFailure(connector.search(request(MATCH), signal));
     expect(error).toMatchObject({ retryable: true, retryAfterMs: 120_000, message: 'http target "edr" is rate limiting (HTTP 429) and asked to wait 120 s' });
     expect(product.searches).toHaveLength(1);
   });
 
   it('times out a search that hangs, after the task’s timeout, through the detection semantics', async () => {
     product.respond = () => ({ hang: true });
-    const outcome = await new RunDetection(systemClock).execute(httpTask(MATCH, '{}', 1), connector, ONE_SEARCH, signal);
+    const outcome = await runDetection(connector, httpTask(MATCH, '{}', 1), { settings: ONE_SEARCH_OVER_A_MINUTE, signal });
     expect(outcome).toMatchObject({ status: 'error', error: 'http search timed out after 1 s (1 failures in a row)' });
   });
 
   it('reports 5xx as retryable with the product’s reason, scrubbed of the credential', async () => {
     product.respond = () => ({ status: 502, body: '<html>bad gateway</html>' });
-    expect(await failure(connector.search(request(MATCH), signal))).toMatchObject({ retryable: true, message: 'http target "edr" answered HTTP 502' });
+    expect(await connectorFailure(connector.search(request(MATCH), signal))).toMatchObject({ retryable: true, message: 'http target "edr" answered HTTP 502' });
 
     product.respond = (received) => ({ status: 500, body: { error: { message: `backend failed for key ${received.headers['x-api-key']}` } } });
-    const echoed = await failure(connector.search(request(MATCH), signal));
+    const echoed = await connectorFailure(connector.search(request(MATCH), signal));
     expect(echoed).toMatchObject({ retryable: true, message: 'http target "edr" answered HTTP 500: backend failed for key [redacted]' });
   });
 
   it('reports a request the product refuses (other 4xx) as final, with its reason', async () => {
     product.respond = () => ({ status: 400, body: { errors: [{ message: 'unknown field "hostt"' }] } });
-    expect(await failure(connector.search(request(MATCH), signal))).toMatchObject({
+    expect(await connectorFailure(connector.search(request(MATCH), signal))).toMatchObject({
       retryable: false,
       message: 'http target "edr" refused the request (HTTP 400): unknown field "hostt"',
     });
@@ -202,7 +190,7 @@ describe('HttpConnector against a JSON search API', () => {
 
   it('reports a body that is not JSON as a final error', async () => {
     product.respond = () => ({ status: 200, headers: { 'content-type': 'text/html' }, body: '<html>login</html>' });
-    expect(await failure(connector.search(request(MATCH), signal))).toMatchObject({
+    expect(await connectorFailure(connector.search(request(MATCH), signal))).toMatchObject({
       retryable: false,
       message: 'http target "edr" returned a malformed response: the body is not JSON',
     });
@@ -210,16 +198,16 @@ describe('HttpConnector against a JSON search API', () => {
 
   it('reports an invalid JSONPath as a final error with the reason', async () => {
     product.respond = () => ({ items: [{ severity: 3 }] });
-    const unparsable = await failure(connector.search(request({ match_path: '$.data[?(@.severity >)]' }), signal));
+    const unparsable = await connectorFailure(connector.search(request({ match_path: '$.data[?(@.severity >)]' }), signal));
     expect(unparsable).toMatchObject({ retryable: false, message: 'http: detection_config.match_path is not a valid JSONPath: Expected expression after >' });
     expect(product.searches).toHaveLength(1);
 
     // caught before the product is asked
-    const unbalanced = await failure(connector.search(request({ match_path: '$.data[0', id_path: 'id' }), signal));
+    const unbalanced = await connectorFailure(connector.search(request({ match_path: '$.data[0', id_path: 'id' }), signal));
     expect(unbalanced.message).toBe('http: detection_config.match_path is not a valid JSONPath: an unclosed bracket, parenthesis or quote');
-    const stray = await failure(connector.search(request({ match_path: '$.data', time_path: 'a]' }), signal));
+    const stray = await connectorFailure(connector.search(request({ match_path: '$.data', time_path: 'a]' }), signal));
     expect(stray.message).toBe('http: detection_config.time_path is not a valid JSONPath: unbalanced "]" at character 2');
-    const missing = await failure(connector.search(request({ id_path: 'id' }), signal));
+    const missing = await connectorFailure(connector.search(request({ id_path: 'id' }), signal));
     expect(missing.message).toMatch(/^http: detection_config\.match_path \(or count_path\) is missing/);
     expect(product.searches).toHaveLength(1);
   });
@@ -233,7 +221,7 @@ describe('HttpConnector against a JSON search API', () => {
   });
 
   it('reports a count_path that finds no number as a malformed answer', async () => {
-    expect(await failure(connector.search(request({ count_path: '$.meta.missing' }), signal))).toMatchObject({
+    expect(await connectorFailure(connector.search(request({ count_path: '$.meta.missing' }), signal))).toMatchObject({
       retryable: false,
       message: 'http target "edr" returned no count (a number) at detection_config.count_path',
     });
@@ -246,11 +234,11 @@ describe('HttpConnector against a JSON search API', () => {
     await two.search(request({ ...MATCH, target: 'edr' }), signal);
     expect(product.searches).toHaveLength(1);
 
-    expect(await failure(two.search(request({ ...MATCH, target: 'https://attacker.example/' }), signal))).toMatchObject({
+    expect(await connectorFailure(two.search(request({ ...MATCH, target: 'https://attacker.example/' }), signal))).toMatchObject({
       retryable: false,
       message: 'http: detection_config.target names no configured target (configured: edr, siem)',
     });
-    expect((await failure(two.search(request(MATCH), signal))).message).toBe(
+    expect((await connectorFailure(two.search(request(MATCH), signal))).message).toBe(
       'http: detection_config.target is missing: several targets are configured (edr, siem)',
     );
     expect(product.server.requests).toHaveLength(1);
@@ -258,9 +246,9 @@ describe('HttpConnector against a JSON search API', () => {
 
   it('does not let query_params replace a parameter of the target’s URL', async () => {
     const keyed = new HttpConnector(settingsFor({ edr: { url: `${product.searchUrl}?api_key=\${K}` } }, { K: 'k-123456' }));
-    const error = await failure(keyed.search(request({ ...MATCH, query_params: { api_key: 'mine' } }), signal));
+    const error = await connectorFailure(keyed.search(request({ ...MATCH, query_params: { api_key: 'mine' } }), signal));
     expect(error).toMatchObject({ retryable: false, message: 'http: detection_config.query_params.api_key is set by the target "edr" and cannot be replaced' });
-    expect((await failure(connector.search(request({ ...MATCH, query_params: { who: '{{user}}' } }), signal))).message).toBe(
+    expect((await connectorFailure(connector.search(request({ ...MATCH, query_params: { who: '{{user}}' } }), signal))).message).toBe(
       'http: detection_config.query_params.who: no value for placeholder {{user}}',
     );
     expect(product.server.requests).toHaveLength(0);

@@ -2,52 +2,33 @@ import { DetectionTaskMessage } from '@purple/contracts';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConnectorError, SearchOutcome } from '../src/connectors/connector';
+import { SearchOutcome } from '../src/connectors/connector';
 import { agentExecutorsFromEnv } from '../src/executors/agent-executors';
 import { LOCAL_COMMAND_SYNTAX, splitCommandLine } from '../src/executors/local/command-line';
 import { LOCAL_EXECUTOR_ENV, LocalExecutor } from '../src/executors/local/local-executor';
 import { loadLocalExecutorSettings, LocalExecutorSettings } from '../src/executors/local/local-executor-settings';
-import { systemClock } from '../src/semantics/clock';
 import { renderQueryTemplate } from '../src/semantics/query-template';
-import { RunDetection } from '../src/semantics/run-detection';
+import { connectorFailure, minimalTask, runOnce, searchRequest } from '../src/testing';
 
 jest.setTimeout(20_000);
 
 /** A task as the dispatcher sends it, its window long closed: RunDetection searches once, at once. */
 function agentTask(command: string, config: Record<string, unknown> = {}, originalCommand = 'whoami', timeoutSeconds = 5): DetectionTaskMessage {
-  return {
-    task_id: 't-local',
-    operation_id: 'op-1',
-    detection_type: 'agent',
+  return minimalTask({
+    detectionType: 'agent',
     platform: 'linux',
     connector: 'local',
-    query: { type: 'command', content: command, timeout_seconds: timeoutSeconds },
-    metadata: {
-      priority: 'high',
-      created_at: '2020-01-01T00:00:00Z',
-      execution_context: { original_command: originalCommand, target_host: 'web-01', executed_at: '2020-01-01T00:00:00Z', link_id: 'link-42' },
-    },
-    detection_config: config,
-  } as unknown as DetectionTaskMessage;
+    queryType: 'command',
+    content: command,
+    timeoutSeconds,
+    originalCommand,
+    config,
+  });
 }
-
-const ONE_SEARCH = { windowBeforeSeconds: 0, windowAfterSeconds: 0, initialDelaySeconds: 0, retryIntervalSeconds: 1, maxConsecutiveFailures: 1 };
-const runDetection = (executor: LocalExecutor, task: DetectionTaskMessage) =>
-  new RunDetection(systemClock).execute(task, executor, ONE_SEARCH, new AbortController().signal);
 
 /** The executor's own search, with the task's command as it is (no placeholders). */
 function search(executor: LocalExecutor, command: string, config: Record<string, unknown> = {}, signal = new AbortController().signal): Promise<SearchOutcome> {
-  const task = agentTask(command, config);
-  return executor.search({ query: command, earliest: new Date(0), latest: new Date(), timeoutMs: 5000, task }, signal);
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConnectorError);
-  return error as ConnectorError;
+  return executor.search(searchRequest(command, { task: agentTask(command, config) }), signal);
 }
 
 /** Pids of the processes (any user) whose command line holds `arg` as one of its arguments. */
@@ -221,10 +202,10 @@ describe('LocalExecutor running real programs', () => {
     });
 
     it('runs the template through RunDetection: placeholders filled as single arguments, detected and not detected', async () => {
-      const detected = await runDetection(executor, agentTask(`/usr/bin/grep -c {{marker}} ${dir}/auth.log`));
+      const detected = await runOnce(executor, agentTask(`/usr/bin/grep -c {{marker}} ${dir}/auth.log`));
       expect(detected).toMatchObject({ status: 'detected', eventsFound: 1, query: `/usr/bin/grep -c "link-42" ${dir}/auth.log` });
 
-      const missed = await runDetection(executor, agentTask(`/usr/bin/grep -c "{{host}}" ${dir}/auth.log`));
+      const missed = await runOnce(executor, agentTask(`/usr/bin/grep -c "{{host}}" ${dir}/auth.log`));
       expect(missed).toMatchObject({ status: 'not_detected', eventsFound: 0, rawOutput: 'exit code 1\n0\n' });
     });
   });
@@ -242,7 +223,7 @@ describe('LocalExecutor running real programs', () => {
         [`/usr/bin/../bin/touch ${created}`, 'the program /usr/bin/../bin/touch holds "..": give its absolute path'],
         [`/usr/bin/grep/../touch ${created}`, 'the program /usr/bin/grep/../touch holds "..": give its absolute path'],
       ]) {
-        const error = await failure(search(narrow, command));
+        const error = await connectorFailure(search(narrow, command));
         expect(error).toMatchObject({ retryable: false, message: `local: ${reason}; nothing was run` });
       }
       expect(existsSync(created)).toBe(false);
@@ -252,7 +233,7 @@ describe('LocalExecutor running real programs', () => {
       expect(await search(executor, `grep -c link-42 ${dir}/auth.log`)).toMatchObject({ eventsFound: 1 });
 
       const twoGreps = new LocalExecutor({ ...settings, allowlist: ['/usr/bin/grep', '/bin/grep'] });
-      expect((await failure(search(twoGreps, 'grep x /dev/null'))).message).toBe(
+      expect((await connectorFailure(search(twoGreps, 'grep x /dev/null'))).message).toBe(
         'local: the program name grep is ambiguous on LOCAL_EXECUTOR_ALLOWLIST (/usr/bin/grep, /bin/grep): give its absolute path; nothing was run',
       );
       expect(await search(twoGreps, `/bin/grep -c link-42 ${dir}/auth.log`)).toMatchObject({ eventsFound: 1 });
@@ -260,11 +241,11 @@ describe('LocalExecutor running real programs', () => {
 
     it('refuses an empty command, an unclosed quote and a malformed rule before running anything', async () => {
       const created = join(dir, 'created');
-      expect((await failure(search(executor, '  '))).message).toBe('local: the command is empty; nothing was run');
-      expect((await failure(search(executor, `/usr/bin/touch "${created}`))).message).toBe(
+      expect((await connectorFailure(search(executor, '  '))).message).toBe('local: the command is empty; nothing was run');
+      expect((await connectorFailure(search(executor, `/usr/bin/touch "${created}`))).message).toBe(
         'local: the command line has an unclosed double quote; nothing was run',
       );
-      expect(await failure(search(executor, `/usr/bin/touch ${created}`, { match: { exit_code: 'zero' } }))).toMatchObject({
+      expect(await connectorFailure(search(executor, `/usr/bin/touch ${created}`, { match: { exit_code: 'zero' } }))).toMatchObject({
         retryable: false,
         message: 'detection_config.match.exit_code must be an integer or a list of integers',
       });
@@ -275,11 +256,11 @@ describe('LocalExecutor running real programs', () => {
       const notExecutable = join(dir, 'script.sh');
       writeFileSync(notExecutable, '#!/bin/sh\necho ran\n', { mode: 0o644 });
       const broken = new LocalExecutor({ ...settings, allowlist: ['/nonexistent/bin/prog', notExecutable] });
-      expect(await failure(search(broken, '/nonexistent/bin/prog'))).toMatchObject({
+      expect(await connectorFailure(search(broken, '/nonexistent/bin/prog'))).toMatchObject({
         retryable: false,
         message: 'local: cannot start /nonexistent/bin/prog (ENOENT)',
       });
-      expect(await failure(search(broken, notExecutable))).toMatchObject({ retryable: false, message: `local: cannot start ${notExecutable} (EACCES)` });
+      expect(await connectorFailure(search(broken, notExecutable))).toMatchObject({ retryable: false, message: `local: cannot start ${notExecutable} (EACCES)` });
     });
   });
 
@@ -300,14 +281,14 @@ describe('LocalExecutor running real programs', () => {
       const pwned = join(dir, 'pwned');
       for (const value of [`x"; /usr/bin/touch ${pwned} #`, '$(id)', '`id`', '--output=/etc/passwd', `" ${pwned} "`, '\\" ; /usr/bin/touch x']) {
         // the value outside quotes and inside them: echo prints each argument it got, separated by one space
-        const outcome = await runDetection(executor, agentTask('/bin/echo [{{command}}] "[{{command}}]"', { match: { output_contains: '[' } }, value));
+        const outcome = await runOnce(executor, agentTask('/bin/echo [{{command}}] "[{{command}}]"', { match: { output_contains: '[' } }, value));
         expect(outcome).toMatchObject({ status: 'detected', rawOutput: `exit code 0\n[${value}] [${value}]\n` });
       }
       expect(existsSync(pwned)).toBe(false);
     });
 
     it('gives an injected option to the program as the one argument it is: --output=… is not split or read by a shell', async () => {
-      const outcome = await runDetection(executor, agentTask('/usr/bin/grep -c -e {{command}} /dev/null', { match: { exit_code: 1 } }, '--output=/etc/passwd'));
+      const outcome = await runOnce(executor, agentTask('/usr/bin/grep -c -e {{command}} /dev/null', { match: { exit_code: 1 } }, '--output=/etc/passwd'));
       // grep took the value as its pattern (after -e): one argument, no file written
       expect(outcome).toMatchObject({ status: 'detected', rawOutput: 'exit code 1\n0\n' });
     });
@@ -319,7 +300,7 @@ describe('LocalExecutor running real programs', () => {
       const own = uniqueSeconds();
       const started = uniqueSeconds();
       const began = Date.now();
-      const outcome = runDetection(shell, agentTask(`/bin/sh -c "/bin/sleep ${started} & exec /bin/sleep ${own}"`, {}, 'whoami', 1));
+      const outcome = runOnce(shell, agentTask(`/bin/sh -c "/bin/sleep ${started} & exec /bin/sleep ${own}"`, {}, 'whoami', 1));
       expect(await waitFor(() => pidsWithArgument(own).length === 1 && pidsWithArgument(started).length === 1, 5000)).toBe(true);
 
       expect(await outcome).toMatchObject({ status: 'error', error: 'local search timed out after 1 s (1 failures in a row)' });
@@ -359,7 +340,7 @@ describe('LocalExecutor running real programs', () => {
 
     it('answers a capped command without a match as a final error: it cannot say "not detected" about output it did not read', async () => {
       const capped = new LocalExecutor({ ...settings, maxOutputBytes: 4096 });
-      expect(await failure(search(capped, '/usr/bin/yes'))).toMatchObject({
+      expect(await connectorFailure(search(capped, '/usr/bin/yes'))).toMatchObject({
         retryable: false,
         message: 'local: /usr/bin/yes printed more than 4096 bytes and was killed before it finished',
       });

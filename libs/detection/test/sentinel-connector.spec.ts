@@ -1,12 +1,19 @@
-import { DetectionTaskMessage } from '@purple/contracts';
 import { apiConnectorsFromEnv } from '../src/connectors/api-connectors';
-import { ConnectorError, SearchRequest } from '../src/connectors/connector';
 import { SENTINEL_QUERY_SYNTAX, SentinelConnector } from '../src/connectors/sentinel/sentinel-connector';
 import { loadSentinelSettings, SentinelSettings } from '../src/connectors/sentinel/sentinel-settings';
-import { Clock, systemClock } from '../src/semantics/clock';
 import { renderQueryTemplate } from '../src/semantics/query-template';
-import { RunDetection } from '../src/semantics/run-detection';
-import { FakeSentinel, logAnalyticsError } from '../src/testing';
+import {
+  connectorFailure,
+  FakeSentinel,
+  logAnalyticsError,
+  minimalTask,
+  movableClock,
+  ONE_SEARCH,
+  runDetection,
+  runOnce,
+  SEARCH_WINDOW,
+  searchRequest,
+} from '../src/testing';
 
 const IDENTITY = {
   tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
@@ -14,8 +21,6 @@ const IDENTITY = {
   clientSecret: 'entra-secret~Vb7Q',
   workspaceId: '63613592-b6f7-4c3d-a390-22ba13102111',
 };
-const EARLIEST = new Date('2025-01-10T11:55:00Z');
-const LATEST = new Date('2025-01-10T12:05:00Z');
 const SECURITY_ALERT_COLUMNS = [
   { name: 'TimeGenerated', type: 'datetime' },
   { name: 'SystemAlertId', type: 'string' },
@@ -23,28 +28,8 @@ const SECURITY_ALERT_COLUMNS = [
   { name: 'AlertLink', type: 'string' },
 ];
 
-function request(query: string, timeoutMs = 5000): SearchRequest {
-  return { query, earliest: EARLIEST, latest: LATEST, timeoutMs, task: {} as DetectionTaskMessage };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConnectorError);
-  return error as ConnectorError;
-}
-
-function apiTask(timeoutSeconds: number, createdAt = '2020-01-01T00:00:00Z'): DetectionTaskMessage {
-  return {
-    task_id: 't',
-    operation_id: 'o',
-    detection_type: 'api',
-    platform: 'siem',
-    query: { type: 'kql', content: 'SecurityAlert | take 1', timeout_seconds: timeoutSeconds },
-    metadata: { priority: 'low', created_at: createdAt, execution_context: { original_command: 'c', target_host: 'h' } },
-  } as DetectionTaskMessage;
+function kqlTask(timeoutSeconds: number, createdAt?: string) {
+  return minimalTask({ queryType: 'kql', content: 'SecurityAlert | take 1', timeoutSeconds, createdAt });
 }
 
 describe('SentinelConnector against a server speaking Entra ID and the Log Analytics query API', () => {
@@ -78,7 +63,7 @@ describe('SentinelConnector against a server speaking Entra ID and the Log Analy
       ],
     });
     const kql = 'SecurityAlert | where CompromisedEntity == "web-01"';
-    const outcome = await new SentinelConnector(settings).search(request(kql), signal);
+    const outcome = await new SentinelConnector(settings).search(searchRequest(kql), signal);
 
     expect(outcome.eventsFound).toBe(2);
     expect(outcome.events).toEqual([
@@ -109,7 +94,7 @@ describe('SentinelConnector against a server speaking Entra ID and the Log Analy
       ],
       rows: Array.from({ length: 30 }, (_, i) => ['web-01', String(1000 + i), '2025-01-10T12:00:00Z']),
     });
-    const outcome = await new SentinelConnector({ ...settings, portalUrl: undefined }).search(request('Event | where EventID == 4688'), signal);
+    const outcome = await new SentinelConnector({ ...settings, portalUrl: undefined }).search(searchRequest('Event | where EventID == 4688'), signal);
     expect(outcome.eventsFound).toBe(30);
     expect(outcome.events).toHaveLength(20);
     expect(outcome.events[0]).toEqual({ id: '1000', eventTime: new Date('2025-01-10T12:00:00Z') });
@@ -117,23 +102,20 @@ describe('SentinelConnector against a server speaking Entra ID and the Log Analy
 
   it('reports a miss as no events', async () => {
     sentinel.respond = () => ({ columns: SECURITY_ALERT_COLUMNS, rows: [] });
-    const outcome = await new SentinelConnector(settings).search(request('SecurityAlert'), signal);
+    const outcome = await new SentinelConnector(settings).search(searchRequest('SecurityAlert'), signal);
     expect(outcome).toMatchObject({ eventsFound: 0, events: [] });
   });
 
   it('refuses a wrong client secret with one final error, one token request and no secret in it, even under the detection semantics', async () => {
     const wrong = 'wrong~secret~4471';
-    const error = await failure(new SentinelConnector({ ...settings, clientSecret: wrong }).search(request('SecurityAlert'), signal));
+    const error = await connectorFailure(new SentinelConnector({ ...settings, clientSecret: wrong }).search(searchRequest('SecurityAlert'), signal));
     expect(error).toMatchObject({ retryable: false, message: 'sentinel refused the client credentials (HTTP 401)' });
     expect(JSON.stringify({ ...error, message: error.message })).not.toContain(wrong);
 
     // a window that would see three searches if the refusal were retryable
-    const outcome = await new RunDetection(systemClock).execute(
-      apiTask(5, new Date().toISOString()),
-      new SentinelConnector({ ...settings, clientSecret: wrong }),
-      { windowBeforeSeconds: 0, windowAfterSeconds: 2, initialDelaySeconds: 0, retryIntervalSeconds: 1, maxConsecutiveFailures: 3 },
-      new AbortController().signal,
-    );
+    const outcome = await runDetection(new SentinelConnector({ ...settings, clientSecret: wrong }), kqlTask(5, new Date().toISOString()), {
+      settings: { ...ONE_SEARCH, windowAfterSeconds: 2, maxConsecutiveFailures: 3 },
+    });
     expect(outcome).toMatchObject({ status: 'error', searches: 1, error: 'sentinel refused the client credentials (HTTP 401)' });
     expect(JSON.stringify(outcome)).not.toContain(wrong);
     expect(sentinel.tokenRequests).toHaveLength(2);
@@ -141,7 +123,7 @@ describe('SentinelConnector against a server speaking Entra ID and the Log Analy
   });
 
   it('gives Entra ID’s reason for a 400 (an unknown tenant), without its trace ids', async () => {
-    const error = await failure(new SentinelConnector({ ...settings, tenantId: 'contoso.onmicrosoft.com' }).search(request('SecurityAlert'), signal));
+    const error = await connectorFailure(new SentinelConnector({ ...settings, tenantId: 'contoso.onmicrosoft.com' }).search(searchRequest('SecurityAlert'), signal));
     expect(error).toMatchObject({
       retryable: false,
       message: "sentinel refused the client credentials (HTTP 400): invalid_request: AADSTS90002: Tenant 'contoso.onmicrosoft.com' not found.",
@@ -155,7 +137,7 @@ describe('SentinelConnector against a server speaking Entra ID and the Log Analy
         ? logAnalyticsError(429, 'ThrottledError', 'Your request was throttled', undefined, { 'retry-after': '1' })
         : undefined;
     sentinel.respond = () => ({ columns: SECURITY_ALERT_COLUMNS, rows: [['2025-01-10T12:00:04Z', 'id-1', 'x', '']] });
-    const outcome = await new SentinelConnector(settings).search(request('SecurityAlert'), signal);
+    const outcome = await new SentinelConnector(settings).search(searchRequest('SecurityAlert'), signal);
     expect(outcome.eventsFound).toBe(1);
     expect(sentinel.queryRequests).toHaveLength(2);
     expect(sentinel.queryRequests[1].receivedAt - sentinel.queryRequests[0].receivedAt).toBeGreaterThanOrEqual(950);
@@ -163,23 +145,18 @@ describe('SentinelConnector against a server speaking Entra ID and the Log Analy
 
   it('times out a search that hangs, after the task’s timeout, through the detection semantics', async () => {
     sentinel.intercept = (r) => (r.path.endsWith('/query') ? { hang: true } : undefined);
-    const outcome = await new RunDetection(systemClock).execute(
-      apiTask(1),
-      new SentinelConnector(settings),
-      { windowBeforeSeconds: 0, windowAfterSeconds: 0, initialDelaySeconds: 0, retryIntervalSeconds: 1, maxConsecutiveFailures: 1 },
-      new AbortController().signal,
-    );
+    const outcome = await runOnce(new SentinelConnector(settings), kqlTask(1));
     expect(outcome).toMatchObject({ status: 'error', error: 'sentinel search timed out after 1 s (1 failures in a row)' });
   });
 
   it('reports 5xx as retryable, with the service’s reason', async () => {
     sentinel.intercept = (r) => (r.path.endsWith('/query') ? logAnalyticsError(503, 'ServiceUnavailableError', 'The service is temporarily unavailable') : undefined);
-    expect(await failure(new SentinelConnector(settings).search(request('SecurityAlert'), signal))).toMatchObject({
+    expect(await connectorFailure(new SentinelConnector(settings).search(searchRequest('SecurityAlert'), signal))).toMatchObject({
       retryable: true,
       message: 'sentinel answered HTTP 503: ServiceUnavailableError: The service is temporarily unavailable',
     });
     sentinel.intercept = (r) => (r.path.includes('/oauth2/') ? { status: 500, body: { error: 'temporarily_unavailable' } } : undefined);
-    expect(await failure(new SentinelConnector(settings).search(request('SecurityAlert'), signal))).toMatchObject({
+    expect(await connectorFailure(new SentinelConnector(settings).search(searchRequest('SecurityAlert'), signal))).toMatchObject({
       retryable: true,
       message: 'sentinel answered HTTP 500: temporarily_unavailable',
     });
@@ -192,7 +169,7 @@ describe('SentinelConnector against a server speaking Entra ID and the Log Analy
         message: 'A recognition error occurred in the query.',
         innererror: { code: 'SYN0002', message: "Query could not be parsed at 'wher' on line [1,16]" },
       });
-    expect(await failure(new SentinelConnector(settings).search(request('SecurityAlert | wher x'), signal))).toMatchObject({
+    expect(await connectorFailure(new SentinelConnector(settings).search(searchRequest('SecurityAlert | wher x'), signal))).toMatchObject({
       retryable: false,
       message:
         "sentinel refused the request (HTTP 400): BadArgumentError: The request had some invalid properties; SyntaxError: A recognition error occurred in the query.; SYN0002: Query could not be parsed at 'wher' on line [1,16]",
@@ -205,10 +182,10 @@ describe('SentinelConnector against a server speaking Entra ID and the Log Analy
       status: 200,
       body: { tables: [{ name: 'PrimaryResult', columns: SECURITY_ALERT_COLUMNS, rows: [['2025-01-10T12:00:04Z', 'id-1', 'x', '']] }], error: partialError },
     });
-    expect((await new SentinelConnector(settings).search(request('SecurityAlert'), signal)).eventsFound).toBe(1);
+    expect((await new SentinelConnector(settings).search(searchRequest('SecurityAlert'), signal)).eventsFound).toBe(1);
 
     sentinel.respond = () => ({ status: 200, body: { tables: [{ name: 'PrimaryResult', columns: SECURITY_ALERT_COLUMNS, rows: [] }], error: partialError } });
-    expect(await failure(new SentinelConnector(settings).search(request('SecurityAlert'), signal))).toMatchObject({
+    expect(await connectorFailure(new SentinelConnector(settings).search(searchRequest('SecurityAlert'), signal))).toMatchObject({
       retryable: true,
       message:
         'sentinel returned a partial result without rows: PartialError: There were some errors when processing your query.; E_QUERY_RESULT_SET_TOO_LARGE: Result truncated',
@@ -217,37 +194,36 @@ describe('SentinelConnector against a server speaking Entra ID and the Log Analy
 
   it('reports a malformed response as final', async () => {
     sentinel.respond = () => ({ status: 200, body: '<html>proxy login</html>' });
-    expect(await failure(new SentinelConnector(settings).search(request('SecurityAlert'), signal))).toMatchObject({
+    expect(await connectorFailure(new SentinelConnector(settings).search(searchRequest('SecurityAlert'), signal))).toMatchObject({
       retryable: false,
       message: 'sentinel returned a malformed response: the body is not JSON',
     });
     sentinel.respond = () => ({ status: 200, body: { tables: [{ name: 'PrimaryResult', columns: [], rows: {} }] } });
-    expect(await failure(new SentinelConnector(settings).search(request('SecurityAlert'), signal))).toMatchObject({
+    expect(await connectorFailure(new SentinelConnector(settings).search(searchRequest('SecurityAlert'), signal))).toMatchObject({
       retryable: false,
       message: 'sentinel returned a malformed response: a table without columns and rows',
     });
     sentinel.respond = () => ({ status: 200, body: { value: [] } });
-    expect(await failure(new SentinelConnector(settings).search(request('SecurityAlert'), signal))).toMatchObject({
+    expect(await connectorFailure(new SentinelConnector(settings).search(searchRequest('SecurityAlert'), signal))).toMatchObject({
       retryable: false,
       message: 'sentinel returned a malformed response: no result table',
     });
   });
 
   it('keeps its token across searches, and fetches a new one after it expires or when the API answers 401', async () => {
-    let offset = 0;
-    const clock: Clock = { now: () => Date.now() + offset, sleep: systemClock.sleep };
+    const clock = movableClock();
     const connector = new SentinelConnector(settings, clock);
-    await connector.search(request('SecurityAlert'), signal);
-    await connector.search(request('SecurityAlert'), signal);
+    await connector.search(searchRequest('SecurityAlert'), signal);
+    await connector.search(searchRequest('SecurityAlert'), signal);
     expect(sentinel.tokenRequests).toHaveLength(1);
 
     // Entra tokens here live an hour; a new one is fetched a minute before
-    offset += 59 * 60 * 1000 + 30_000;
-    await connector.search(request('SecurityAlert'), signal);
+    clock.advance(59 * 60 * 1000 + 30_000);
+    await connector.search(searchRequest('SecurityAlert'), signal);
     expect(sentinel.tokenRequests).toHaveLength(2);
 
-    sentinel.revokeTokens();
-    const outcome = await connector.search(request('SecurityAlert'), signal);
+    sentinel.tokens.revoke();
+    const outcome = await connector.search(searchRequest('SecurityAlert'), signal);
     expect(outcome.eventsFound).toBe(0);
     expect(sentinel.tokenRequests).toHaveLength(3);
     expect(sentinel.queryRequests.map((r) => r.headers.authorization)).toEqual([
@@ -264,7 +240,7 @@ describe('KQL placeholders', () => {
   it('inserts values as double-quoted literals that cannot close their string', () => {
     const query = renderQueryTemplate(
       'SecurityEvent | where Computer == {{host}} and CommandLine has "{{marker}}" and TimeGenerated >= datetime({{earliest}})',
-      { host: 'web" or 1==1 //', marker: 'a\\b"c\nd', earliest: SENTINEL_QUERY_SYNTAX.formatTime(EARLIEST) },
+      { host: 'web" or 1==1 //', marker: 'a\\b"c\nd', earliest: SENTINEL_QUERY_SYNTAX.formatTime(SEARCH_WINDOW.earliest) },
       SENTINEL_QUERY_SYNTAX,
     );
     expect(query).toBe(

@@ -1,6 +1,6 @@
 import { SplunkConnector } from '../src/connectors/splunk/splunk-connector';
 import { loadSplunkSettings, SplunkSettings } from '../src/connectors/splunk/splunk-settings';
-import { connectorFailure as failure, FakeSplunk, messages, minimalTask, runOnce, SEARCH_WINDOW, searchRequest as request, splunkEvent } from '../src/testing';
+import { connectorFailure, FakeSplunk, messages, minimalTask, runOnce, SEARCH_WINDOW, searchRequest, splunkEvent } from '../src/testing';
 
 const TOKEN = 'tok-secret-4f1c';
 
@@ -20,7 +20,7 @@ describe('SplunkConnector against a server speaking the export API', () => {
 
   it('finds a match: events, evidence with id, link and event time, and the documented request', async () => {
     splunk.respond = () => ({ events: [splunkEvent(new Date('2025-01-10T12:00:04Z'), '12:3456', { host: 'web-01' }), splunkEvent(new Date('2025-01-10T12:00:09Z'), '12:3460')] });
-    const outcome = await new SplunkConnector(settings).search(request('index=main host="web-01"'), signal);
+    const outcome = await new SplunkConnector(settings).search(searchRequest('index=main host="web-01"'), signal);
 
     expect(outcome.eventsFound).toBe(2);
     expect(outcome.events[0]).toEqual({
@@ -42,7 +42,7 @@ describe('SplunkConnector against a server speaking the export API', () => {
 
   it('reports a miss as no events', async () => {
     splunk.respond = () => ({ events: [] });
-    const outcome = await new SplunkConnector(settings).search(request('| tstats count where index=main'), signal);
+    const outcome = await new SplunkConnector(settings).search(searchRequest('| tstats count where index=main'), signal);
     expect(outcome).toMatchObject({ eventsFound: 0, events: [] });
     expect(splunk.searches[0].search).toBe('| tstats count where index=main');
   });
@@ -50,7 +50,7 @@ describe('SplunkConnector against a server speaking the export API', () => {
   it('uses basic auth when configured with a user name and password', async () => {
     const basic = await FakeSplunk.start({ username: 'svc', password: 'pw-9' });
     try {
-      const outcome = await new SplunkConnector({ ...settings, url: basic.url, auth: { username: 'svc', password: 'pw-9' } }).search(request('x'), signal);
+      const outcome = await new SplunkConnector({ ...settings, url: basic.url, auth: { username: 'svc', password: 'pw-9' } }).search(searchRequest('x'), signal);
       expect(outcome.eventsFound).toBe(0);
       expect(basic.searches[0].authorization).toBe(`Basic ${Buffer.from('svc:pw-9').toString('base64')}`);
     } finally {
@@ -59,7 +59,7 @@ describe('SplunkConnector against a server speaking the export API', () => {
   });
 
   it('refuses on 401 with one clear, final error that holds no credential', async () => {
-    const error = await failure(new SplunkConnector({ ...settings, auth: { token: 'wrong-token-77' } }).search(request('x'), signal));
+    const error = await connectorFailure(new SplunkConnector({ ...settings, auth: { token: 'wrong-token-77' } }).search(searchRequest('x'), signal));
     expect(error.message).toBe('splunk refused the credentials (HTTP 401)');
     expect(error.retryable).toBe(false);
     expect(splunk.searches).toHaveLength(0);
@@ -69,7 +69,7 @@ describe('SplunkConnector against a server speaking the export API', () => {
   it('honours Retry-After on 429 and then answers', async () => {
     let calls = 0;
     splunk.respond = () => (++calls === 1 ? { status: 429, headers: { 'retry-after': '1' }, body: messages('WARN', 'too many searches') } : { events: [splunkEvent(new Date(), '1:1')] });
-    const outcome = await new SplunkConnector(settings).search(request('x'), signal);
+    const outcome = await new SplunkConnector(settings).search(searchRequest('x'), signal);
     expect(outcome.eventsFound).toBe(1);
     expect(splunk.searches).toHaveLength(2);
     expect(splunk.searches[1].receivedAt - splunk.searches[0].receivedAt).toBeGreaterThanOrEqual(950);
@@ -78,7 +78,7 @@ describe('SplunkConnector against a server speaking the export API', () => {
   it('backs off briefly on 429 without Retry-After, and takes 503 with Retry-After as a rate limit too', async () => {
     let calls = 0;
     splunk.respond = () => (++calls === 1 ? { status: 429 } : calls === 2 ? { status: 503, headers: { 'retry-after': '1' } } : { events: [] });
-    const outcome = await new SplunkConnector(settings).search(request('x'), signal);
+    const outcome = await new SplunkConnector(settings).search(searchRequest('x'), signal);
     expect(outcome.eventsFound).toBe(0);
     expect(splunk.searches).toHaveLength(3);
     expect(splunk.searches[2].receivedAt - splunk.searches[1].receivedAt).toBeGreaterThanOrEqual(950);
@@ -86,36 +86,36 @@ describe('SplunkConnector against a server speaking the export API', () => {
 
   it('does not wait for a Retry-After longer than its bound: a retryable error that carries the wait', async () => {
     splunk.respond = () => ({ status: 429, headers: { 'retry-after': '3600' } });
-    const error = await failure(new SplunkConnector(settings).search(request('x'), signal));
+    const error = await connectorFailure(new SplunkConnector(settings).search(searchRequest('x'), signal));
     expect(error).toMatchObject({ retryable: true, retryAfterMs: 3_600_000, message: 'splunk is rate limiting (HTTP 429) and asked to wait 3600 s' });
     expect(splunk.searches).toHaveLength(1);
   });
 
   it('reports a search Splunk refuses (400 or a FATAL message) as final, with Splunk’s reason', async () => {
     splunk.respond = () => ({ status: 400, body: messages('FATAL', "Unknown search command 'serch'.") });
-    const refused = await failure(new SplunkConnector(settings).search(request('| serch x'), signal));
+    const refused = await connectorFailure(new SplunkConnector(settings).search(searchRequest('| serch x'), signal));
     expect(refused).toMatchObject({ retryable: false, message: "splunk refused the request (HTTP 400): Unknown search command 'serch'." });
 
     splunk.respond = () => ({ status: 200, body: messages('FATAL', 'Error in search: bad field') });
-    const fatal = await failure(new SplunkConnector(settings).search(request('x'), signal));
+    const fatal = await connectorFailure(new SplunkConnector(settings).search(searchRequest('x'), signal));
     expect(fatal).toMatchObject({ retryable: false, message: 'splunk refused the search: Error in search: bad field' });
   });
 
   it('reports 5xx and an unreachable server as retryable', async () => {
     splunk.respond = () => ({ status: 502, body: '<html>bad gateway</html>' });
-    expect(await failure(new SplunkConnector(settings).search(request('x'), signal))).toMatchObject({ retryable: true, message: 'splunk answered HTTP 502' });
+    expect(await connectorFailure(new SplunkConnector(settings).search(searchRequest('x'), signal))).toMatchObject({ retryable: true, message: 'splunk answered HTTP 502' });
 
     const gone = await FakeSplunk.start({ token: TOKEN });
     const url = gone.url;
     await gone.close();
-    const unreachable = await failure(new SplunkConnector({ ...settings, url }).search(request('x'), signal));
+    const unreachable = await connectorFailure(new SplunkConnector({ ...settings, url }).search(searchRequest('x'), signal));
     expect(unreachable.retryable).toBe(true);
     expect(unreachable.message).toMatch(/^cannot reach splunk at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
   });
 
   it('reports a malformed export as an error', async () => {
     splunk.respond = () => ({ status: 200, body: '{"preview":false,"result":{}}\n<html>proxy error</html>' });
-    expect(await failure(new SplunkConnector(settings).search(request('x'), signal))).toMatchObject({
+    expect(await connectorFailure(new SplunkConnector(settings).search(searchRequest('x'), signal))).toMatchObject({
       retryable: false,
       message: 'splunk returned a malformed export: line 2 is not JSON',
     });

@@ -18,12 +18,18 @@ export interface QueueConsumerOptions {
   /** backoff between attempts while the queue does not exist yet or the connection is down */
   retryBaseMs: number;
   retryMaxMs: number;
+  /**
+   * Messages handled at once. With 1, each is settled before the next starts. With more, handlers start in
+   * delivery order as messages arrive (a forwarding handler publishes before its first wait, so publishes keep the
+   * queue's order) and each message is acked on its own once its effect is confirmed.
+   */
+  prefetch: number;
 }
 
 const MAX_REASON_LENGTH = 1000;
 
 /**
- * Consumes one queue, one message at a time (prefetch 1, handled in order), on a confirm channel of its own on
+ * Consumes one queue (`prefetch` messages in hand, started in order), on a confirm channel of its own on
  * the app's connection, so the handler's publish and the ack travel on the same channel and one queue's trouble
  * (it does not exist yet, it was deleted) closes only its own channel. It starts again, with backoff, whenever
  * the channel closes, until stopped. Stopping lets the message in hand finish; anything unacked goes back to the
@@ -101,22 +107,30 @@ export class QueueConsumer {
     let outcome: 'closed' | 'stop' = 'closed';
     try {
       await channel.checkQueue(this.options.queue);
-      await channel.prefetch(1);
-      let inHand = Promise.resolve();
+      const { prefetch } = this.options;
+      await channel.prefetch(prefetch);
+      let chain = Promise.resolve();
+      const inHand = new Set<Promise<void>>();
+      const handle = async (message: ConsumeMessage) => {
+        if ((await this.process(channel, message, session.signal)) === 'stop') {
+          outcome = 'stop';
+          endSession();
+        }
+      };
       const { consumerTag } = await channel.consume(this.options.queue, (message) => {
         // null: the broker cancelled the consumer because the queue was deleted
         if (message === null) return endSession();
-        inHand = inHand.then(async () => {
-          if ((await this.process(channel, message, session.signal)) === 'stop') {
-            outcome = 'stop';
-            endSession();
-          }
-        });
+        if (prefetch === 1) {
+          chain = chain.then(() => handle(message));
+          return;
+        }
+        const running = handle(message).finally(() => inHand.delete(running));
+        inHand.add(running);
       });
       this.logger.debug(`consuming ${this.options.queue}`);
       await new Promise<void>((resolve) => (session.signal.aborted ? resolve() : session.signal.addEventListener('abort', () => resolve())));
       if (open) await channel.cancel(consumerTag).catch(() => undefined);
-      await inHand;
+      await Promise.all([chain, ...inHand]);
       if (closeReason && !this.stopping.signal.aborted) this.logger.warn(`channel for ${this.options.queue} closed: ${describe(closeReason)}`);
       return outcome;
     } finally {

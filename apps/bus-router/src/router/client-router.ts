@@ -88,8 +88,8 @@ export class ClientRouter {
   private startRouting(clientId: string): RunningClient {
     const queues = clientQueues(clientId);
     const running: RunningClient = {
-      outbox: this.consume(clientId, queues.outbox, (d) => this.forwardOutbox.execute(clientId, d)),
-      broadcast: this.consume(clientId, queues.broadcast, (d) => this.forwardBroadcast.execute(clientId, d)),
+      outbox: this.consume(clientId, queues.outbox, (d) => this.forwardOutbox.execute(clientId, d), this.config.ROUTER_PREFETCH),
+      broadcast: this.consume(clientId, queues.broadcast, (d) => this.forwardBroadcast.execute(clientId, d), this.config.ROUTER_PREFETCH),
     };
     this.running.set(clientId, running);
     return running;
@@ -116,7 +116,8 @@ export class ClientRouter {
     const current = { ...target };
     running.push = {
       target: current,
-      consumer: this.consume(client.clientId, clientQueues(client.clientId).inbox, (d) => this.pushToWebhook.execute(() => current, d)),
+      // one webhook call at a time: the receiver gets the inbox in order
+      consumer: this.consume(client.clientId, clientQueues(client.clientId).inbox, (d) => this.pushToWebhook.execute(() => current, d), 1),
     };
     this.logger.log(`pushing ${client.clientId}'s inbox to its webhook`);
   }
@@ -128,10 +129,11 @@ export class ClientRouter {
     return { target: { clientId: client.clientId, url: client.webhookUrl, secret } };
   }
 
-  private consume(clientId: string, queue: string, handler: DeliveryHandler): ConsumerHandle {
+  private consume(clientId: string, queue: string, handler: DeliveryHandler, prefetch: number): ConsumerHandle {
     const consumer = this.consumers.create(
       {
         queue,
+        prefetch,
         deadLetterExchange: SOAR_EXCHANGES.dlx,
         deadLetterRoutingKey: clientId,
         retryBaseMs: this.config.ROUTER_RETRY_BASE_MS,

@@ -7,8 +7,9 @@ import { ACK, Delivery, Disposition, RELEASE, pause } from '../consumers/deliver
 /**
  * Publishes an envelope, persistent, on the channel its source message came from, and answers `ack` only once the
  * broker has confirmed it. A refusal (an inbox at its length limit nacks the publish) is retried with backoff
- * rather than dropped: the source message stays unacked and its queue waits, so order is kept. A subscriber that
- * did take the message may then see it twice; receivers dedupe on message_id.
+ * rather than dropped, and the source message stays unacked meanwhile. With several messages in flight
+ * (ROUTER_PREFETCH), the ones behind it are already published: a full inbox may then receive them before the retried
+ * one. A subscriber that did take the message may see it twice; receivers dedupe on message_id.
  */
 @Injectable()
 export class EnvelopePublisher {

@@ -3,7 +3,7 @@
  * jest's types. */
 import type { DetectionTaskMessage, DetectionType, TaskPriority } from '@purple/contracts';
 import { ConnectorError, DetectionConnector, SearchRequest } from '../connectors/connector';
-import { systemClock } from '../semantics/clock';
+import { Clock, systemClock } from '../semantics/clock';
 import { DetectionOutcome, RunDetection } from '../semantics/run-detection';
 import { DetectionSettings } from '../semantics/settings';
 
@@ -122,6 +122,12 @@ export function runDetection(
 /** The task run by `connector` with one search, at once ({@link ONE_SEARCH}). */
 export function runOnce(connector: DetectionConnector, task: DetectionTaskMessage, signal?: AbortSignal): Promise<DetectionOutcome> {
   return runDetection(connector, task, { signal });
+}
+
+/** The system clock, with time a test moves forward (a token's expiry without waiting for it). */
+export function movableClock(): Clock & { advance(ms: number): void } {
+  let offset = 0;
+  return { now: () => Date.now() + offset, sleep: systemClock.sleep, advance: (ms) => (offset += ms) };
 }
 
 function summarize(value: unknown): string {

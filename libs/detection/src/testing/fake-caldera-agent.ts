@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { FakeHttpServer, FakeReply, jsonOf, RecordedRequest } from './fake-http-server';
+import { FakeProduct } from './fake-product';
 
 /** An agent in the fake's operation (`host_group`). */
 export interface FakeCalderaAgentHost {
@@ -50,7 +51,7 @@ export interface FakeCalderaLink {
  * `KEY` header. The agent reports each link after `run.pendingPolls` polls. Like Caldera, a potential link for an
  * operation that is not running gets no answer. `intercept` lets tests script failures.
  */
-export class FakeCalderaAgent {
+export class FakeCalderaAgent extends FakeProduct {
   readonly links: FakeCalderaLink[] = [];
   /** what the agent does with the next links */
   run: FakeAgentRun = { pendingPolls: 1, stdout: '', stderr: '', exitCode: '0', resultFormat: 'json' };
@@ -59,28 +60,22 @@ export class FakeCalderaAgent {
   operation: { id: string; name: string; state: string; autonomous: number; agents: FakeCalderaAgentHost[] };
 
   private constructor(
-    readonly server: FakeHttpServer,
+    server: FakeHttpServer,
     private readonly apiKey: string,
     operation: FakeCalderaAgent['operation'],
   ) {
+    super(server);
     this.operation = operation;
   }
 
   static async start(options: { apiKey: string; operationId: string; agents: FakeCalderaAgentHost[] }): Promise<FakeCalderaAgent> {
-    const server = await FakeHttpServer.start(() => ({ status: 503 }));
-    const fake = new FakeCalderaAgent(server, options.apiKey, {
+    return new FakeCalderaAgent(await FakeHttpServer.start(), options.apiKey, {
       id: options.operationId,
       name: 'purple-op',
       state: 'running',
       autonomous: 1,
       agents: options.agents,
     });
-    server.handler = (request) => fake.answer(request);
-    return fake;
-  }
-
-  get url(): string {
-    return this.server.url;
   }
 
   get requests(): RecordedRequest[] {
@@ -96,11 +91,7 @@ export class FakeCalderaAgent {
     return this.links.map((link) => link.request);
   }
 
-  close(): Promise<void> {
-    return this.server.close();
-  }
-
-  private answer(request: RecordedRequest): FakeReply {
+  protected handle(request: RecordedRequest): FakeReply {
     if (request.headers['key'] !== this.apiKey) return { status: 401, body: '401: Unauthorized' };
     const intercepted = this.intercept(request);
     if (intercepted) return intercepted;

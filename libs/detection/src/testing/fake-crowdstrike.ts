@@ -1,4 +1,5 @@
 import { FakeHttpServer, FakeReply, jsonOf, RecordedRequest } from './fake-http-server';
+import { FakeProduct } from './fake-product';
 import { FakeTokenIssuer } from './fake-token-issuer';
 
 /** An alert as `POST /alerts/entities/alerts/v2` returns it (the fields a test cares about; any others pass through). */
@@ -27,7 +28,7 @@ export interface ReceivedAlertQuery {
  * API requests need `Authorization: Bearer` with a token it issued and has not revoked (else 401, as Falcon
  * answers an expired token). `intercept` scripts failures: a reply it gives is sent instead of the documented one.
  */
-export class FakeCrowdStrike {
+export class FakeCrowdStrike extends FakeProduct {
   /** the alerts a query finds */
   respond: (query: ReceivedAlertQuery) => FakeFalconAlert[] = () => [];
   /** a reply for any request (429, 5xx, a hang, a malformed body) instead of the documented one; undefined: none */
@@ -37,19 +38,14 @@ export class FakeCrowdStrike {
   private readonly alertsById = new Map<string, FakeFalconAlert>();
 
   private constructor(
-    readonly server: FakeHttpServer,
+    server: FakeHttpServer,
     private readonly credentials: { clientId: string; clientSecret: string },
-  ) {}
-
-  static async start(credentials: { clientId: string; clientSecret: string }): Promise<FakeCrowdStrike> {
-    const server = await FakeHttpServer.start(() => ({ status: 503 }));
-    const fake = new FakeCrowdStrike(server, credentials);
-    server.handler = (request) => fake.handle(request);
-    return fake;
+  ) {
+    super(server);
   }
 
-  get url(): string {
-    return this.server.url;
+  static async start(credentials: { clientId: string; clientSecret: string }): Promise<FakeCrowdStrike> {
+    return new FakeCrowdStrike(await FakeHttpServer.start(), credentials);
   }
 
   get tokenRequests(): RecordedRequest[] {
@@ -73,11 +69,7 @@ export class FakeCrowdStrike {
     this.intercept = () => undefined;
   }
 
-  close(): Promise<void> {
-    return this.server.close();
-  }
-
-  private handle(request: RecordedRequest): FakeReply {
+  protected handle(request: RecordedRequest): FakeReply {
     const scripted = this.intercept(request);
     if (scripted) return scripted;
     if (request.method === 'POST' && request.path === '/oauth2/token') return this.issueToken(request);

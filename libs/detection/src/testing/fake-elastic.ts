@@ -1,4 +1,5 @@
 import { FakeHttpServer, FakeReply, RecordedRequest } from './fake-http-server';
+import { basicAuthorization, FakeProduct } from './fake-product';
 
 /** A search as the fake Elasticsearch received it. */
 export interface ReceivedElasticSearch {
@@ -34,39 +35,27 @@ export type FakeElasticReply =
  * and, for EQL, a `query`. `totalAsInt` answers `hits.total` as a plain number, as OpenSearch with
  * `rest_total_hits_as_int` and Elasticsearch 6 do. Tests set `respond`; `searches` records what came in.
  */
-export class FakeElastic {
+export class FakeElastic extends FakeProduct {
   readonly searches: ReceivedElasticSearch[] = [];
   respond: (search: ReceivedElasticSearch) => FakeElasticReply | Promise<FakeElasticReply> = () => ({ documents: [] });
 
   private constructor(
-    readonly server: FakeHttpServer,
+    server: FakeHttpServer,
     private readonly expectedAuthorization: string,
     private readonly totalAsInt: boolean,
-  ) {}
+  ) {
+    super(server);
+  }
 
   static async start(
     credentials: { apiKey: string } | { username: string; password: string },
     options: { totalAsInt?: boolean } = {},
   ): Promise<FakeElastic> {
-    const expected =
-      'apiKey' in credentials
-        ? `ApiKey ${credentials.apiKey}`
-        : `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
-    const server = await FakeHttpServer.start(() => ({ status: 500 }));
-    const fake = new FakeElastic(server, expected, options.totalAsInt ?? false);
-    server.handler = (request) => fake.handle(request);
-    return fake;
+    const expected = 'apiKey' in credentials ? `ApiKey ${credentials.apiKey}` : basicAuthorization(credentials.username, credentials.password);
+    return new FakeElastic(await FakeHttpServer.start(), expected, options.totalAsInt ?? false);
   }
 
-  get url(): string {
-    return this.server.url;
-  }
-
-  close(): Promise<void> {
-    return this.server.close();
-  }
-
-  private async handle(request: RecordedRequest): Promise<FakeReply> {
+  protected async handle(request: RecordedRequest): Promise<FakeReply> {
     const route = /^\/([^/]+)\/(_search|_eql\/search)$/.exec(request.path);
     if (!route || (request.method !== 'POST' && request.method !== 'GET')) {
       return { status: 400, body: { error: `no handler found for uri [${request.path}] and method [${request.method}]` } };

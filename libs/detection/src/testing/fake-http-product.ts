@@ -1,4 +1,5 @@
 import { FakeHttpServer, FakeReply, RecordedRequest } from './fake-http-server';
+import { FakeProduct } from './fake-product';
 
 /** What the fake product answers one authenticated search with. */
 export type FakeHttpProductReply =
@@ -13,28 +14,23 @@ export type FakeHttpProductReply =
  * wrong one, before `respond` is asked), answering `{"meta": {"total": n}, "data": [...]}`. `searches` holds the
  * authenticated requests; tests set `respond` to script answers and failures.
  */
-export class FakeHttpProduct {
+export class FakeHttpProduct extends FakeProduct {
   static readonly SEARCH_PATH = '/api/v1/search';
 
   readonly searches: RecordedRequest[] = [];
   respond: (request: RecordedRequest) => FakeHttpProductReply | Promise<FakeHttpProductReply> = () => ({ items: [] });
 
   private constructor(
-    readonly server: FakeHttpServer,
+    server: FakeHttpServer,
     readonly apiKeyHeader: string,
     private readonly apiKey: string,
-  ) {}
+  ) {
+    super(server);
+  }
 
   /** Starts on a free port; requests must carry `<apiKeyHeader>: <apiKey>` (header name case-insensitive). */
   static async start(options: { apiKey: string; apiKeyHeader?: string }): Promise<FakeHttpProduct> {
-    const server = await FakeHttpServer.start(() => ({ status: 503 }));
-    const product = new FakeHttpProduct(server, (options.apiKeyHeader ?? 'x-api-key').toLowerCase(), options.apiKey);
-    server.handler = (request) => product.handle(request);
-    return product;
-  }
-
-  get url(): string {
-    return this.server.url;
+    return new FakeHttpProduct(await FakeHttpServer.start(), (options.apiKeyHeader ?? 'x-api-key').toLowerCase(), options.apiKey);
   }
 
   /** the search endpoint's URL */
@@ -42,11 +38,7 @@ export class FakeHttpProduct {
     return `${this.server.url}${FakeHttpProduct.SEARCH_PATH}`;
   }
 
-  close(): Promise<void> {
-    return this.server.close();
-  }
-
-  private async handle(request: RecordedRequest): Promise<FakeReply> {
+  protected async handle(request: RecordedRequest): Promise<FakeReply> {
     if (request.path !== FakeHttpProduct.SEARCH_PATH || (request.method !== 'GET' && request.method !== 'POST')) {
       return { status: 404, body: { error: { code: 'not_found', message: `no route ${request.method} ${request.path}` } } };
     }

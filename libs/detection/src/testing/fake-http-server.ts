@@ -30,7 +30,8 @@ export class FakeHttpServer {
     public handler: FakeHandler,
   ) {}
 
-  static async start(handler: FakeHandler): Promise<FakeHttpServer> {
+  /** Starts on a free port; until `handler` is replaced, it answers 503. */
+  static async start(handler: FakeHandler = () => ({ status: 503 })): Promise<FakeHttpServer> {
     const server = createServer();
     const fake = new FakeHttpServer(server, handler);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void fake.handle(req, res));

@@ -1,4 +1,5 @@
 import { FakeHttpServer, FakeReply, jsonOf, RecordedRequest } from './fake-http-server';
+import { FakeProduct } from './fake-product';
 import { FakeTokenIssuer } from './fake-token-issuer';
 
 /** A query as the fake Log Analytics API received it. */
@@ -34,7 +35,7 @@ const LOG_ANALYTICS_SCOPE = 'https://api.loganalytics.io/.default';
  * Queries need `Authorization: Bearer` with a token it issued and has not revoked (else 401 `InvalidTokenError`).
  * `intercept` scripts failures: a reply it gives is sent instead of the documented one.
  */
-export class FakeSentinel {
+export class FakeSentinel extends FakeProduct {
   /** what a query finds: a result table, or a reply of its own (an error body, a partial result) */
   respond: (query: ReceivedKqlQuery) => FakeKqlResult | FakeReply = () => ({ columns: [], rows: [] });
   intercept: (request: RecordedRequest) => FakeReply | undefined = () => undefined;
@@ -42,19 +43,14 @@ export class FakeSentinel {
   readonly tokens = new FakeTokenIssuer('fake-entra-token', 3599);
 
   private constructor(
-    readonly server: FakeHttpServer,
+    server: FakeHttpServer,
     private readonly identity: FakeSentinelIdentity,
-  ) {}
-
-  static async start(identity: FakeSentinelIdentity): Promise<FakeSentinel> {
-    const server = await FakeHttpServer.start(() => ({ status: 503 }));
-    const fake = new FakeSentinel(server, identity);
-    server.handler = (request) => fake.handle(request);
-    return fake;
+  ) {
+    super(server);
   }
 
-  get url(): string {
-    return this.server.url;
+  static async start(identity: FakeSentinelIdentity): Promise<FakeSentinel> {
+    return new FakeSentinel(await FakeHttpServer.start(), identity);
   }
 
   get tokenRequests(): RecordedRequest[] {
@@ -72,11 +68,7 @@ export class FakeSentinel {
     this.intercept = () => undefined;
   }
 
-  close(): Promise<void> {
-    return this.server.close();
-  }
-
-  private handle(request: RecordedRequest): FakeReply {
+  protected handle(request: RecordedRequest): FakeReply {
     const scripted = this.intercept(request);
     if (scripted) return scripted;
     const tokenPath = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(request.path);

@@ -1,4 +1,5 @@
 import { FakeHttpServer, FakeReply, RecordedRequest } from './fake-http-server';
+import { basicAuthorization, FakeProduct } from './fake-product';
 
 /** A search as the fake Splunk received it. */
 export interface ReceivedSearch {
@@ -24,38 +25,26 @@ export type FakeSplunkReply =
  * earliest_time, latest_time, output_mode=json), token or basic auth (401 with Splunk's message otherwise), and
  * the export's JSON lines. Tests set `respond` to decide each answer; `searches` records what came in.
  */
-export class FakeSplunk {
+export class FakeSplunk extends FakeProduct {
   static readonly EXPORT_PATH = '/services/search/jobs/export';
 
   readonly searches: ReceivedSearch[] = [];
   respond: (search: ReceivedSearch) => FakeSplunkReply | Promise<FakeSplunkReply> = () => ({ events: [] });
 
   private constructor(
-    readonly server: FakeHttpServer,
+    server: FakeHttpServer,
     private readonly expectedAuthorization: string,
-  ) {}
+  ) {
+    super(server);
+  }
 
   /** Starts on a free port; requests must carry `Authorization: Bearer <token>` (or basic auth for `basic`). */
   static async start(credentials: { token: string } | { username: string; password: string }): Promise<FakeSplunk> {
-    const expected =
-      'token' in credentials
-        ? `Bearer ${credentials.token}`
-        : `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
-    const server = await FakeHttpServer.start(() => ({ status: 503 }));
-    const fake = new FakeSplunk(server, expected);
-    server.handler = (request) => fake.handle(request);
-    return fake;
+    const expected = 'token' in credentials ? `Bearer ${credentials.token}` : basicAuthorization(credentials.username, credentials.password);
+    return new FakeSplunk(await FakeHttpServer.start(), expected);
   }
 
-  get url(): string {
-    return this.server.url;
-  }
-
-  close(): Promise<void> {
-    return this.server.close();
-  }
-
-  private async handle(request: RecordedRequest): Promise<FakeReply> {
+  protected async handle(request: RecordedRequest): Promise<FakeReply> {
     if (request.method !== 'POST' || request.path !== FakeSplunk.EXPORT_PATH) {
       return { status: 404, body: messages('ERROR', `Not Found: ${request.method} ${request.path}`) };
     }
