@@ -95,7 +95,8 @@ export class PublishFinishedLinks {
     await this.sentLinks.recordPublished(link.id, operation.id);
     linksBridged.inc({ outcome: 'published' });
     this.logger.log({
-      msg: `published the result of "${built.message.execution.command}" on ${built.message.execution.agent_host} (operation "${operation.name}")`,
+      // not the command: a red-team command may carry a credential, and bodies are logged only at debug
+      msg: `published Caldera link ${link.id} on ${built.message.execution.agent_host} (operation "${operation.name}")`,
       ...fields,
     });
     return 'published';
