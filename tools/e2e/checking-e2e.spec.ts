@@ -1,5 +1,5 @@
 import { linkResultWithList, seedExecutionResult } from '@purple/checking/testing';
-import { FakeSplunk, ServiceProcess, splunkEvent, startServiceProcess } from '@purple/detection/testing';
+import { FakeSplunk, ServiceProcess, splunkEvent, startServiceProcesses } from '@purple/detection/testing';
 import { CHECKING_EXCHANGE, CHECKING_VHOST, ROUTING_KEYS } from '@purple/topology';
 import * as amqp from 'amqplib';
 import { Client } from 'pg';
@@ -40,11 +40,7 @@ describe('checking engine end to end', () => {
       DETECTION_WINDOW_AFTER_SECONDS: '2',
       DISPATCH_SWEEP_MS: '1000',
     };
-    // every app that did start is stopped in afterAll, even when another one failed to
-    const started = await Promise.allSettled(PIPELINE.map((app) => startServiceProcess(app, env, 120_000)));
-    started.forEach((outcome, i) => outcome.status === 'fulfilled' && (apps[PIPELINE[i]] = outcome.value));
-    const failed = started.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-    if (failed) throw failed.reason;
+    Object.assign(apps, await startServiceProcesses(PIPELINE, env, 120_000));
     publisher = await amqp.connect(broker.amqpUrl('caldera_publisher', CHECKING_VHOST));
     channel = await publisher.createConfirmChannel();
   }, 180_000);

@@ -9,7 +9,7 @@ import {
   FakeSplunk,
   ServiceProcess,
   splunkEvent,
-  startServiceProcess,
+  startServiceProcesses,
 } from '@purple/detection/testing';
 import { CHECKING_EXCHANGE, CHECKING_VHOST, ROUTING_KEYS } from '@purple/topology';
 import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually } from '@purple/testing';
@@ -127,11 +127,7 @@ describe('every connector and executor end to end', () => {
       CALDERA_POLL_INTERVAL_MS: '100',
       LOCAL_EXECUTOR_ALLOWLIST: '/usr/bin/grep',
     };
-    // every app that did start is stopped in afterAll, even when another one failed to
-    const started = await Promise.allSettled(PIPELINE.map((app) => startServiceProcess(app, env, 120_000)));
-    started.forEach((outcome, i) => outcome.status === 'fulfilled' && (apps[PIPELINE[i]] = outcome.value));
-    const failed = started.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-    if (failed) throw failed.reason;
+    Object.assign(apps, await startServiceProcesses(PIPELINE, env, 120_000));
     publisher = await amqp.connect(broker.amqpUrl('caldera_publisher', CHECKING_VHOST));
   }, 240_000);
 

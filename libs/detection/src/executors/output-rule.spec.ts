@@ -1,5 +1,5 @@
 import { ConnectorError } from '../connectors/connector';
-import { judgeCommandResult, outputRuleOf } from './output-rule';
+import { judgeCommandResult, MAX_JUDGED_LINE_LENGTH, outputRuleOf } from './output-rule';
 
 function refusal(config: Record<string, unknown>): ConnectorError {
   try {
@@ -48,6 +48,16 @@ describe('outputRuleOf', () => {
 });
 
 describe('judgeCommandResult', () => {
+  it('judges each line on its first MAX_JUDGED_LINE_LENGTH characters, so a pattern never runs over a huge line', () => {
+    const rule = outputRuleOf({ match: { output_matches: 'MARK$' } });
+    const padding = 'x'.repeat(MAX_JUDGED_LINE_LENGTH - 4);
+    expect(judgeCommandResult({ exitCode: 0, output: `${padding}MARK` }, rule).eventsFound).toBe(1);
+    // the same marker just past the bound is not seen
+    expect(judgeCommandResult({ exitCode: 0, output: `${padding}xMARK` }, rule).eventsFound).toBe(0);
+    // the whole output is still kept as the raw answer
+    expect(judgeCommandResult({ exitCode: 0, output: `${padding}xMARK` }, rule).rawOutput).toContain('xMARK');
+  });
+
   it('detects by exit code, counting the output lines as events and keeping the output as raw output', () => {
     const outcome = judgeCommandResult({ exitCode: 0, output: 'line one\n\nline two\n' }, { exitCodes: [0] });
     expect(outcome).toEqual({

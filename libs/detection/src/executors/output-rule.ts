@@ -27,6 +27,11 @@ export interface OutputRule {
 const MAX_PATTERN_LENGTH = 500;
 /** matching lines kept as evidence */
 const MAX_MATCHED_LINES = 20;
+/**
+ * Each line is judged on its first this many characters: a task's pattern runs on the worker's event loop, and a
+ * bound on its input bounds how long a badly written (backtracking) pattern can hold it.
+ */
+export const MAX_JUDGED_LINE_LENGTH = 4096;
 
 /** The task's rule; a malformed one is a final error (the same task would fail the same way every time). */
 export function outputRuleOf(config: Record<string, unknown> | null | undefined): OutputRule {
@@ -72,7 +77,10 @@ export function outputRuleOf(config: Record<string, unknown> | null | undefined)
  * one), keeps them as evidence ids, and keeps the output as the raw answer.
  */
 export function judgeCommandResult(result: CommandResult, rule: OutputRule, eventTime?: Date): SearchOutcome {
-  const lines = result.output.split(/\r?\n/).filter((line) => line.trim() !== '');
+  const lines = result.output
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '')
+    .map((line) => line.slice(0, MAX_JUDGED_LINE_LENGTH));
   const exitOk = rule.exitCodes === undefined || (result.exitCode !== null && rule.exitCodes.includes(result.exitCode));
   const lineRules = rule.outputPattern !== undefined || rule.outputContains !== undefined;
   const matching = lineRules

@@ -91,3 +91,21 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Starts several apps at once, each in a process of its own. When one does not become ready, the others are stopped
+ * before the error is thrown, so a failed start leaves no process behind.
+ */
+export async function startServiceProcesses<A extends string>(
+  apps: readonly A[],
+  env: Record<string, string>,
+  readyTimeoutMs = 60_000,
+): Promise<Record<A, ServiceProcess>> {
+  const started = await Promise.allSettled(apps.map((app) => startServiceProcess(app, env, readyTimeoutMs)));
+  const failed = started.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value.stop() : undefined)));
+    throw failed.reason;
+  }
+  return Object.fromEntries(apps.map((app, i) => [app, (started[i] as PromiseFulfilledResult<ServiceProcess>).value])) as Record<A, ServiceProcess>;
+}
