@@ -1,4 +1,5 @@
 import { FakeHttpServer, FakeReply, RecordedRequest } from '@purple/detection/testing';
+import { pythonStr } from '@purple/contracts/testing';
 import { randomUUID } from 'node:crypto';
 
 /*
@@ -273,21 +274,4 @@ function abilityDisplay(ability: FakeAbility): Record<string, unknown> {
     plugin: 'stockpile',
     delete_payload: true,
   };
-}
-
-/** Python's str() of a JSON-like value, as marshmallow's String field dumps a list or dict. */
-export function pythonStr(value: unknown): string {
-  if (value === null || value === undefined) return 'None';
-  if (value === true) return 'True';
-  if (value === false) return 'False';
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'string') {
-    const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
-    const escaped = value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
-    return quote + (quote === "'" ? escaped.replace(/'/g, "\\'") : escaped) + quote;
-  }
-  if (Array.isArray(value)) return `[${value.map(pythonStr).join(', ')}]`;
-  return `{${Object.entries(value as Record<string, unknown>)
-    .map(([key, item]) => `${pythonStr(key)}: ${pythonStr(item)}`)
-    .join(', ')}}`;
 }

@@ -7,12 +7,37 @@
 export const DETECTION_TYPES = ['api', 'agent'] as const;
 export type DetectionType = (typeof DETECTION_TYPES)[number];
 
-/** Roll-up of all detection results of one execution (DESIGN "Data flow", step 4). */
-export const EXECUTION_VERDICTS = ['pending', 'checking', 'detected', 'not_detected', 'error', 'no_detections'] as const;
+/** The operating systems an agent check may name as its `detection_type` (a patched Caldera's list form). */
+export const HOST_OPERATING_SYSTEMS = ['windows', 'linux', 'darwin'] as const;
+export type HostOs = (typeof HOST_OPERATING_SYSTEMS)[number];
+
+/** `detection_type` values a producer may send in the list form: the worker pool, or the host OS of an agent check. */
+export const PRODUCER_DETECTION_TYPES = [...DETECTION_TYPES, ...HOST_OPERATING_SYSTEMS] as const;
+export type ProducerDetectionType = (typeof PRODUCER_DETECTION_TYPES)[number];
+
+/**
+ * Caldera's executor names (and the seed's `powershell`), which agent checks give as their platform; the
+ * agent-worker registers a Caldera executor under each (libs/detection, "Caldera agent executor").
+ */
+export const AGENT_EXECUTOR_NAMES = ['psh', 'pwsh', 'powershell', 'cmd', 'sh', 'bash', 'zsh', 'proc'] as const;
+
+/**
+ * Roll-up of all detection results of one execution (DESIGN "Data flow", step 4). `no_detections`: the execution
+ * came without any; `no_usable_detections`: every detection it came with was rejected (see the tasks' reasons).
+ */
+export const EXECUTION_VERDICTS = [
+  'pending',
+  'checking',
+  'detected',
+  'not_detected',
+  'error',
+  'no_detections',
+  'no_usable_detections',
+] as const;
 export type ExecutionVerdict = (typeof EXECUTION_VERDICTS)[number];
 
-/** Life cycle of one detection task in PostgreSQL. */
-export const TASK_STATUSES = ['pending', 'dispatched', 'completed', 'failed', 'timed_out'] as const;
+/** Life cycle of one detection task in PostgreSQL (`rejected`: the detection entry was unusable, never run). */
+export const TASK_STATUSES = ['pending', 'dispatched', 'completed', 'failed', 'timed_out', 'rejected'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /** What a worker says about one task attempt (`unsupported`: no connector for the platform). */

@@ -44,6 +44,7 @@ const expectedSeed: NormalisedExecution = {
       connector: 'powershell',
       query: 'Get-EventLog Security -InstanceId 4624',
       config: {},
+      hostOs: 'windows',
     },
     {
       detectionType: 'agent',
@@ -51,8 +52,10 @@ const expectedSeed: NormalisedExecution = {
       connector: 'bash',
       query: "grep 'sudo' /var/log/auth.log",
       config: {},
+      hostOs: 'linux',
     },
   ],
+  rejectedDetections: [],
 };
 
 describe('parseExecutionMessage', () => {
@@ -119,31 +122,35 @@ describe('parseExecutionMessage', () => {
   it.each([
     ['execution.detections[1].detection_type', 'network'],
     ['execution.detections[1].detection_type', 42],
-  ])('refuses an unknown detection type in the list form, naming %s', (path, value) => {
-    expect(errorsOf(withPathValue(linkResultWithList(), path, value))).toEqual([
-      `${path} must be one of the following values: api, agent`,
+  ])('rejects only the entry with an unknown detection type in the list form, naming %s', (path, value) => {
+    const normalised = normaliseExecution(parsed(withPathValue(linkResultWithList(), path, value)));
+    expect(normalised.detections).toHaveLength(3);
+    expect(normalised.rejectedDetections.map((r) => r.reason)).toEqual([
+      `${path.replace('execution.', '')} must be one of the following values: api, agent, windows, linux, darwin`,
     ]);
   });
 
-  it('refuses an unknown detection type in the map form, naming it', () => {
-    const message = withPathValue(linkResultWithMap(), 'execution.detections.siem', {
-      splunk: { query: 'x', platform: 'splunk' },
-    });
-    expect(errorsOf(message)).toEqual([
-      'execution.detections.siem is not a detection type; expected one of: api, agent',
-    ]);
+  it('rejects only the entry with an unknown detection type in the map form, naming it', () => {
+    const message = withPathValue(linkResultWithMap(), 'execution.detections.siem', { splunk: { query: 'x', platform: 'splunk' } });
+    const normalised = normaliseExecution(parsed(message));
+    expect(normalised.detections).toHaveLength(4);
+    expect(normalised.rejectedDetections.map((r) => r.reason)).toEqual(['detections.siem is not a detection type; expected one of: api, agent']);
   });
 
-  it('refuses a list entry without query text', () => {
+  it('rejects only a list entry without query text', () => {
     const message = withPathValue(linkResultWithList(), 'execution.detections[3].detection_config', { connector: 'bash' });
-    expect(errorsOf(message)).toEqual([
-      'execution.detections[3].detection_config must contain a non-empty string query (or command)',
+    const normalised = normaliseExecution(parsed(message));
+    expect(normalised.detections).toHaveLength(3);
+    expect(normalised.rejectedDetections.map((r) => r.reason)).toEqual([
+      'detections[3].detection_config must contain a non-empty string command (or query)',
     ]);
   });
 
-  it('refuses detections that are neither form', () => {
-    expect(errorsOf(withPathValue(linkResultWithMap(), 'execution.detections', 7))).toEqual([
-      'execution.detections must be an object keyed by detection type (api, agent) or a list of detections',
+  it('rejects detections that are neither form as one unusable entry', () => {
+    const normalised = normaliseExecution(parsed(withPathValue(linkResultWithMap(), 'execution.detections', 7)));
+    expect(normalised.detections).toEqual([]);
+    expect(normalised.rejectedDetections.map((r) => r.reason)).toEqual([
+      'detections must be a list of detections or an object keyed by detection type, got a number',
     ]);
   });
 });

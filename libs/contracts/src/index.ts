@@ -10,5 +10,7 @@ export * from './checking/link-result';
 export * from './checking/detection-task';
 export * from './checking/detection-response';
 export * from './checking/normalise';
+export * from './checking/normalise-detections';
+export * from './python-literal';
 export * from './bus/envelope';
 export * from './schemas';

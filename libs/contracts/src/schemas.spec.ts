@@ -16,11 +16,11 @@ describe('messageJsonSchemas', () => {
   it.each<[string, string[]]>([
     [
       'ExecutionResultMessage',
-      ['operation_id', 'agent_host', 'agent_paw', 'command', 'result', 'timestamp'],
+      ['operation_id', 'command', 'result', 'timestamp'],
     ],
     ['ExecutionOutput', ['stdout', 'stderr', 'exit_code']],
     ['LinkResultMessage', ['message_type', 'timestamp', 'operation', 'execution']],
-    ['LinkExecution', ['link_id', 'agent_host', 'agent_paw', 'command']],
+    ['LinkExecution', ['command']],
     ['DetectionListEntry', ['detection_type', 'detection_platform', 'detection_config']],
     ['ApiDetectionSpec', ['query', 'platform']],
     ['AgentDetectionSpec', ['command', 'platform']],
@@ -50,6 +50,12 @@ describe('messageJsonSchemas', () => {
     ['NotifyRequest', ['message']],
   ])('%s requires exactly its required fields', (name, required) => {
     expect(schemas[name].required?.sort()).toEqual([...required].sort());
+  });
+
+  it('asks for the host or the paw of an execution', () => {
+    for (const name of ['ExecutionResultMessage', 'LinkExecution']) {
+      expect(schemas[name].anyOf).toEqual([{ required: ['agent_host'] }, { required: ['agent_paw'] }]);
+    }
   });
 
   it('types fields from the validators', () => {

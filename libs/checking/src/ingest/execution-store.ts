@@ -20,7 +20,7 @@ export interface NewExecution {
   techniqueId: string | null;
   techniqueName: string | null;
   correlationId: string;
-  /** `pending`, or `no_detections` when there is nothing to check */
+  /** `pending`, or `no_detections` / `no_usable_detections` when there is nothing to run */
   verdict: Verdict;
   tasks: PlannedTask[];
 }
@@ -89,10 +89,12 @@ export class ExecutionStore {
 
       const taskIds: string[] = [];
       for (const task of clean.tasks) {
+        // a rejected entry is closed at once: the dispatcher only takes pending tasks
         const [row] = (await manager.query(
           `INSERT INTO detection_task (execution_id, detection_type, platform, connector, query, config, priority,
-                                       timeout_seconds, max_attempts, status)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, 'pending')
+                                       timeout_seconds, max_attempts, status, host_os, rejection_reason, completed_at)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::text, $11, $12,
+                   CASE WHEN $10::text = 'rejected' THEN now() END)
            RETURNING id`,
           [
             executionId,
@@ -104,6 +106,9 @@ export class ExecutionStore {
             task.priority,
             task.timeoutSeconds,
             task.maxAttempts,
+            task.status,
+            task.hostOs,
+            task.rejectionReason,
           ],
         )) as Array<{ id: string }>;
         taskIds.push(row.id);

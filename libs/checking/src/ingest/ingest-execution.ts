@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { NormalisedExecution } from '@purple/contracts';
+import { counter } from '@purple/platform';
 import { ExecutionStore, NewExecution, StoredExecution } from './execution-store';
 import { planTasks } from './plan-tasks';
 
@@ -11,23 +12,36 @@ export interface IngestContext {
 
 export type IngestOutcome = StoredExecution;
 
+const rejectedDetections = counter(
+  'purple_detections_rejected_total',
+  'Detection entries stored as rejected tasks because they cannot run (the task shows the reason), by worker pool',
+  ['detection_type'],
+);
+
 /**
- * Stores one execution result from Caldera: its operation, the execution and one pending task per detection, in
- * one transaction, so that the dispatcher (which watches the tasks) sees all of it or nothing. An execution
- * without detections is final at once (`no_detections`). A redelivery finds the first one and writes nothing.
+ * Stores one execution result from Caldera: its operation, the execution and one task per detection entry (pending,
+ * or rejected with its reason), in one transaction, so that the dispatcher (which watches the tasks) sees all of it
+ * or nothing. A redelivery finds the first one and writes nothing.
  */
 @Injectable()
 export class IngestExecution {
   constructor(private readonly executions: ExecutionStore) {}
 
-  execute(execution: NormalisedExecution, context: IngestContext): Promise<IngestOutcome> {
-    return this.executions.store(newExecutionOf(execution, context));
+  async execute(execution: NormalisedExecution, context: IngestContext): Promise<IngestOutcome> {
+    const stored = await this.executions.store(newExecutionOf(execution, context));
+    if (stored.created) {
+      for (const entry of execution.rejectedDetections) rejectedDetections.inc({ detection_type: entry.detectionType ?? 'unknown' });
+    }
+    return stored;
   }
 }
 
-/** The rows to write for one normalised execution. Throws RejectedMessageError for malformed task settings. */
+/**
+ * The rows to write for one normalised execution. Its verdict starts `pending`; final at once when there is nothing
+ * to run: `no_detections` without any, `no_usable_detections` when every one was rejected.
+ */
 export function newExecutionOf(execution: NormalisedExecution, context: IngestContext): NewExecution {
-  const tasks = planTasks(execution.detections);
+  const tasks = planTasks(execution.detections, execution.rejectedDetections);
   return {
     calderaOperationId: execution.operationId,
     operationName: execution.operationName ?? null,
@@ -43,7 +57,7 @@ export function newExecutionOf(execution: NormalisedExecution, context: IngestCo
     techniqueId: execution.attack?.techniqueId ?? null,
     techniqueName: execution.attack?.techniqueName ?? null,
     correlationId: context.correlationId,
-    verdict: tasks.length === 0 ? 'no_detections' : 'pending',
+    verdict: tasks.length === 0 ? 'no_detections' : execution.detections.length === 0 ? 'no_usable_detections' : 'pending',
     tasks,
   };
 }

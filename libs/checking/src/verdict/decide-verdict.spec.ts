@@ -18,6 +18,17 @@ describe('decideVerdict', () => {
     expect(decideVerdict({ executedAt, tasks: [], results: [] })).toEqual({ verdict: 'no_detections', latencyMs: null });
   });
 
+  it('gives no_usable_detections to an execution whose every entry was rejected, distinct from error', () => {
+    const tasks = [task('a', 'rejected', 0), task('b', 'rejected', 0)];
+    expect(decideVerdict({ executedAt, tasks, results: [] })).toEqual({ verdict: 'no_usable_detections', latencyMs: null });
+  });
+
+  it('rolls up over the tasks that could run, ignoring rejected ones', () => {
+    const tasks = [task('a', 'completed'), task('r', 'rejected', 0)];
+    expect(decideVerdict({ executedAt, tasks, results: [result('a', 'not_detected')] }).verdict).toBe('not_detected');
+    expect(decideVerdict({ executedAt, tasks: [task('a', 'pending', 0), task('r', 'rejected', 0)], results: [] }).verdict).toBe('pending');
+  });
+
   it('stays pending while no task has been dispatched', () => {
     const tasks = [task('a', 'pending', 0), task('b', 'pending', 0)];
     expect(decideVerdict({ executedAt, tasks, results: [] }).verdict).toBe('pending');

@@ -1,7 +1,7 @@
 import type { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
 
-export const FINAL_TASK_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'timed_out'];
-export const FINAL_VERDICTS: readonly Verdict[] = ['detected', 'not_detected', 'error', 'no_detections'];
+export const FINAL_TASK_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'timed_out', 'rejected'];
+export const FINAL_VERDICTS: readonly Verdict[] = ['detected', 'not_detected', 'error', 'no_detections', 'no_usable_detections'];
 
 export const isFinalTaskStatus = (status: TaskStatus): boolean => FINAL_TASK_STATUSES.includes(status);
 export const isFinalVerdict = (verdict: Verdict): boolean => FINAL_VERDICTS.includes(verdict);
@@ -34,15 +34,18 @@ export interface VerdictDecision {
 }
 
 /**
- * An execution's verdict from its tasks and their results:
- * - no tasks: `no_detections`;
+ * An execution's verdict from its tasks and their results, over the tasks that could run (rejected entries never
+ * ran, so they neither detect nor fail anything):
+ * - no tasks: `no_detections`; only rejected tasks: `no_usable_detections`;
  * - any result `detected`: `detected`, with the detection latency;
  * - every task final: `not_detected` when every task completed with `not_detected` as its latest answer,
  *   otherwise `error` (a failed, unsupported or timed-out task means the blue team's view is incomplete);
  * - any task dispatched, answered or retried: `checking`; else `pending`.
  */
-export function decideVerdict({ executedAt, tasks, results }: VerdictInputs): VerdictDecision {
-  if (tasks.length === 0) return { verdict: 'no_detections', latencyMs: null };
+export function decideVerdict({ executedAt, tasks: allTasks, results }: VerdictInputs): VerdictDecision {
+  if (allTasks.length === 0) return { verdict: 'no_detections', latencyMs: null };
+  const tasks = allTasks.filter((t) => t.status !== 'rejected');
+  if (tasks.length === 0) return { verdict: 'no_usable_detections', latencyMs: null };
 
   const detections = results.filter((r) => r.status === 'detected');
   if (detections.length > 0) {

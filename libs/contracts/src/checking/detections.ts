@@ -1,7 +1,7 @@
-import { plainToInstance, Transform } from 'class-transformer';
-import { IsObject, IsOptional, ValidateNested } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsObject, IsOptional } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
-import { DETECTION_TYPES, DetectionType } from '../constants';
+import { PRODUCER_DETECTION_TYPES, ProducerDetectionType } from '../constants';
 import {
   composeDecorators,
   customConstraint,
@@ -15,6 +15,7 @@ import {
   RequiredOneOf,
   RequiredString,
 } from '../decorators';
+import { parsePythonLiteral } from '../python-literal';
 
 /*
  * The detections attached to an execution, in the two forms producers send:
@@ -22,9 +23,13 @@ import {
  * - the seed's nested map: `{ api: { <platform>: { query, platform } }, agent: { <platform>: { command, platform } } }`
  *   where the key (siem, edr, windows, linux) is the platform and the inner `platform`
  *   (splunk, crowdstrike, powershell, bash) is the connector that runs it;
- * - a patched Caldera's list: `[{ detection_type, detection_platform, detection_config, max_retries }]`.
+ * - a patched Caldera's list: `[{ detection_type, detection_platform, detection_config, max_retries }]`, where
+ *   `detection_type` is `api`, `agent` or the host OS (`windows`, `linux`, `darwin`) and `detection_platform` is the
+ *   product (api) or Caldera's executor name (psh, pwsh, cmd, sh, bash, zsh, proc, powershell).
  *
- * Both may carry extra settings (time window, delays, placeholders); see `normaliseExecution`.
+ * Either may arrive as text: JSON, or Python's str() of it (Caldera's `additional_info`). The messages carrying them
+ * do not validate them as a whole: each entry is read on its own (`readDetections`, normalise-detections.ts), so that
+ * one unusable entry becomes a rejected task and never costs the execution.
  */
 
 /** One SIEM/EDR query in the nested map. Extra keys are kept and treated as detection config. */
@@ -42,7 +47,7 @@ export class ApiDetectionSpec {
   detection_config?: Record<string, unknown>;
 
   /** How many times the task may be retried after a timeout. */
-  @OptionalInt(0)
+  @OptionalInt(0, 100)
   max_retries?: number;
 }
 
@@ -59,11 +64,11 @@ export class AgentDetectionSpec {
   @OptionalObject()
   detection_config?: Record<string, unknown>;
 
-  @OptionalInt(0)
+  @OptionalInt(0, 100)
   max_retries?: number;
 }
 
-/** The seed's nested map. Keys other than the detection types are refused by the field holding it. */
+/** The seed's nested map (for the JSON Schema; entries are read one by one). */
 @JSONSchema({ additionalProperties: false })
 export class DetectionsMap {
   @IsOptional()
@@ -78,33 +83,43 @@ export class DetectionsMap {
 function hasQueryText(config: unknown): boolean {
   if (typeof config !== 'object' || config === null) return false;
   const { query, command } = config as Record<string, unknown>;
-  return (typeof query === 'string' && query !== '') || (typeof command === 'string' && command !== '');
+  return (typeof query === 'string' && query.trim() !== '') || (typeof command === 'string' && command.trim() !== '');
 }
 
 function DetectionConfigField(): PropertyDecorator {
   return composeDecorators(
     IsRequired(),
+    Transform(({ obj, key }) => parseEmbeddedJson(obj[key]), { toClassOnly: true }),
     IsObject(),
-    customConstraint('hasDetectionQuery', hasQueryText, '$property must contain a non-empty string query (or command)'),
+    customConstraint('hasDetectionQuery', hasQueryText, '$property must contain a non-empty string command (or query)'),
     JsonSchemaOverride({
       type: 'object',
       anyOf: [{ required: ['query'] }, { required: ['command'] }],
-      properties: { query: { type: 'string' }, command: { type: 'string' }, connector: { type: 'string' } },
+      properties: {
+        command: { type: 'string' },
+        query: { type: 'string' },
+        connector: { type: 'string' },
+        timeout: { type: 'number', description: 'per-attempt timeout, seconds' },
+        delay: { type: 'number', description: 'initial delay, seconds' },
+        jitter: { type: 'number', description: 'random extra delay, up to this many seconds' },
+        before_reported_time: { type: 'number', description: 'search window before the execution, seconds' },
+        after_reported_time: { type: 'number', description: 'search window after the execution, seconds' },
+      },
     }),
   );
 }
 
 /**
  * One entry of a patched Caldera's detection list.
- * `detection_config` must hold the query text as `query` (or `command`); it may name the connector
- * as `connector` (or `platform`), else `detection_platform` is taken as the connector too.
- * Its other keys are detection settings.
+ * `detection_config` holds the query text as `command` (or `query`) and the detection settings; any other key is
+ * kept for the connector. It may name the connector as `connector` (or `platform`), else `detection_platform` is it.
  */
 export class DetectionListEntry {
-  @RequiredOneOf(DETECTION_TYPES)
-  detection_type: DetectionType;
+  /** api, agent, or the host OS of an agent check: windows, linux, darwin. */
+  @RequiredOneOf(PRODUCER_DETECTION_TYPES)
+  detection_type: ProducerDetectionType;
 
-  /** The platform, e.g. `siem`, `edr`, `windows`, `linux` (or a connector name such as `splunk`). */
+  /** The product (api: splunk, elastic, …) or Caldera's executor name (psh, pwsh, cmd, sh, bash, zsh, proc). */
   @RequiredString()
   detection_platform: string;
 
@@ -112,7 +127,8 @@ export class DetectionListEntry {
   @DetectionConfigField()
   detection_config: Record<string, unknown>;
 
-  @OptionalInt(0)
+  /** Retries after the first attempt. */
+  @OptionalInt(0, 100)
   max_retries?: number;
 }
 
@@ -139,61 +155,55 @@ export class DetectionConfig {
   placeholders?: Record<string, string>;
 }
 
-/** The `detections` field, as either form. */
-export type Detections = DetectionsMap | DetectionListEntry[];
+/** The `detections` field, as either form (or text of either), not yet read. */
+export type Detections = DetectionsMap | DetectionListEntry[] | string;
 
-function toDetections(raw: unknown, allowList: boolean): unknown {
-  const value = allowList ? parseEmbeddedJson(raw) : raw;
-  if (Array.isArray(value)) {
-    if (!allowList) return value;
-    return value.map((entry) =>
-      typeof entry === 'object' && entry !== null && !Array.isArray(entry)
-        ? plainToInstance(DetectionListEntry, entry)
-        : entry,
-    );
+/**
+ * `detections` given as text: JSON, or Python's str() of a list or dict (single quotes, True/False/None), as
+ * Caldera's `additional_info` holds it. Anything that is not text is returned as it is; blank text is no detections.
+ * Throws a SyntaxError naming both attempts when the text is neither.
+ */
+export function parseDetectionsText(raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw;
+  const text = raw.replace(/^\uFEFF/, '').trim();
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (jsonError) {
+    try {
+      return parsePythonLiteral(text);
+    } catch (pythonError) {
+      throw new SyntaxError(
+        `detections is text that is neither JSON (${(jsonError as Error).message}) nor a Python literal (${(pythonError as Error).message})`,
+      );
+    }
   }
-  if (typeof value === 'object' && value !== null) return plainToInstance(DetectionsMap, value);
-  return value;
 }
 
 /**
- * The `detections` field: optional; the nested map, or (with `allowList`) also the list form or
- * either of them as a JSON string. Unknown detection types are refused with the field's path.
+ * The `detections` field of an execution result: optional and not validated with the message (see the comment at
+ * the top of this file). Its text forms are parsed here when they parse; text that does not stays text, and
+ * becomes one rejected entry with the reason.
  */
-export function DetectionsField(options: { allowList: boolean }): PropertyDecorator {
-  const shape = options.allowList
-    ? `an object keyed by detection type (${DETECTION_TYPES.join(', ')}) or a list of detections`
-    : `an object keyed by detection type (${DETECTION_TYPES.join(', ')})`;
-  const known: readonly string[] = DETECTION_TYPES;
-  const unknownKeys = (value: object) =>
-    Array.isArray(value) ? [] : Object.keys(value).filter((key) => !known.includes(key));
-  const isShape = (value: unknown): value is object =>
-    typeof value === 'object' && value !== null && (options.allowList || !Array.isArray(value));
-
+export function DetectionsField(): PropertyDecorator {
   return composeDecorators(
     IsOptional(),
-    Transform(({ obj, key }) => toDetections(obj[key], options.allowList), { toClassOnly: true }),
-    customConstraint(
-      'isDetections',
-      (value) => isShape(value) && unknownKeys(value).length === 0,
-      ({ property, value }) =>
-        isShape(value)
-          ? unknownKeys(value)
-              .map((key) => `${property}.${key} is not a detection type; expected one of: ${known.join(', ')}`)
-              .join('\n')
-          : `${property} must be ${shape}`,
+    Transform(
+      ({ obj, key }) => {
+        try {
+          return parseDetectionsText(obj[key]);
+        } catch {
+          return obj[key];
+        }
+      },
+      { toClassOnly: true },
     ),
-    ValidateNested(),
-    JsonSchemaOverride(
-      options.allowList
-        ? {
-            oneOf: [
-              { $ref: '#/definitions/DetectionsMap' },
-              { type: 'array', items: { $ref: '#/definitions/DetectionListEntry' } },
-              { type: 'string', description: 'either form as a JSON string' },
-            ],
-          }
-        : { $ref: '#/definitions/DetectionsMap' },
-    ),
+    JsonSchemaOverride({
+      oneOf: [
+        { $ref: '#/definitions/DetectionsMap' },
+        { type: 'array', items: { $ref: '#/definitions/DetectionListEntry' } },
+        { type: 'string', description: 'either form as JSON, or as a Python literal' },
+      ],
+    }),
   );
 }

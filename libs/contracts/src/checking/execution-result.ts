@@ -1,3 +1,5 @@
+import { ValidateIf } from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
 import {
   OptionalString,
   RequiredDateTime,
@@ -6,7 +8,8 @@ import {
   RequiredString,
   RequiredText,
 } from '../decorators';
-import { DetectionsField, DetectionsMap } from './detections';
+import { Detections, DetectionsField } from './detections';
+import { hasText, isGiven } from './host-or-paw';
 
 /** What the command printed and returned. */
 export class ExecutionOutput {
@@ -28,17 +31,24 @@ export class ExecutionOutput {
  *
  * Beyond the seed: optional ATT&CK fields (`tactic`, `technique_id`, `technique_name`), optional
  * `execution_id` and `link_id` (Caldera's link id; the consumer dedupes redeliveries on it).
- * `detections` is optional: an execution without detections gets the `no_detections` verdict.
+ * `detections` is optional: an execution without detections gets the `no_detections` verdict. It may be either
+ * form (the nested map or a patched Caldera's list), each entry read on its own. `agent_host` or `agent_paw` may be
+ * missing, not both.
  */
+@JSONSchema({ anyOf: [{ required: ['agent_host'] }, { required: ['agent_paw'] }] })
 export class ExecutionResultMessage {
   @RequiredString()
   operation_id: string;
 
+  /** Required unless `agent_paw` is given. */
+  @ValidateIf((message: ExecutionResultMessage) => isGiven(message.agent_host) || !hasText(message.agent_paw))
   @RequiredString()
-  agent_host: string;
+  agent_host?: string;
 
+  /** Required unless `agent_host` is given. */
+  @ValidateIf((message: ExecutionResultMessage) => isGiven(message.agent_paw) || !hasText(message.agent_host))
   @RequiredString()
-  agent_paw: string;
+  agent_paw?: string;
 
   @RequiredString()
   command: string;
@@ -50,8 +60,8 @@ export class ExecutionResultMessage {
   @RequiredDateTime()
   timestamp: string;
 
-  @DetectionsField({ allowList: false })
-  detections?: DetectionsMap;
+  @DetectionsField()
+  detections?: Detections;
 
   /** ATT&CK tactic, e.g. `discovery`. */
   @OptionalString()

@@ -15,6 +15,7 @@ import {
   RequiredString,
 } from '../decorators';
 import { Detections, DetectionsField } from './detections';
+import { hasText, isGiven } from './host-or-paw';
 
 /*
  * The execution result a patched Caldera publishes (DESIGN "Messages"), e.g.
@@ -28,7 +29,10 @@ import { Detections, DetectionsField } from './detections';
  *                    "technique_name": "...", "detections": ... } }
  *
  * Field names the design does not fix, chosen after the publisher the design describes:
- * - `operation.id` (or `operation.operation_id`, which some publisher versions send instead);
+ * - `operation.id` (or `operation.operation_id`, which some publisher versions send instead), likewise
+ *   `operation.start` (or `operation_start`) and `execution.state` (or `link_state`);
+ * - the execution needs a command and `agent_host` or `agent_paw`; `link_id` is optional (the dedupe key falls
+ *   back to the AMQP message id, else a hash of the body);
  * - `execution.agent_reported_time`: when the agent ran the command; falls back to `timestamp`
  *   (when the message was published);
  * - ATT&CK fields and `detections` live in `execution`; the same names at the top level are
@@ -54,6 +58,10 @@ export class LinkOperation {
 
   @OptionalDateTime()
   start?: string;
+
+  /** Alias of `start`. */
+  @OptionalDateTime()
+  operation_start?: string;
 }
 
 /** Parsed `result_data`; every field optional because Caldera's agents do not always send all three. */
@@ -96,17 +104,22 @@ function ResultDataField(): PropertyDecorator {
   );
 }
 
-/** One link (command) Caldera executed. */
+/** One link (command) Caldera executed: usable with a command and the agent's host or paw. */
+@JSONSchema({ anyOf: [{ required: ['agent_host'] }, { required: ['agent_paw'] }] })
 export class LinkExecution {
-  /** Caldera's link id: the dedupe key for redeliveries. */
-  @RequiredString()
-  link_id: string;
+  /** Caldera's link id: the dedupe key for redeliveries (else the AMQP message id, else a hash of the body). */
+  @OptionalString()
+  link_id?: string;
 
+  /** Required unless `agent_paw` is given. */
+  @ValidateIf((execution: LinkExecution) => isGiven(execution.agent_host) || !hasText(execution.agent_paw))
   @RequiredString()
-  agent_host: string;
+  agent_host?: string;
 
+  /** Required unless `agent_host` is given. */
+  @ValidateIf((execution: LinkExecution) => isGiven(execution.agent_paw) || !hasText(execution.agent_host))
   @RequiredString()
-  agent_paw: string;
+  agent_paw?: string;
 
   /** The command as plain text. */
   @RequiredString()
@@ -129,6 +142,10 @@ export class LinkExecution {
   @OptionalString()
   state?: string;
 
+  /** Alias of `state`. */
+  @OptionalString()
+  link_state?: string;
+
   @OptionalString()
   tactic?: string;
 
@@ -138,7 +155,7 @@ export class LinkExecution {
   @OptionalString()
   technique_name?: string;
 
-  @DetectionsField({ allowList: true })
+  @DetectionsField()
   detections?: Detections;
 }
 
@@ -158,7 +175,7 @@ export class LinkResultMessage {
   execution: LinkExecution;
 
   /** Used when `execution.detections` is absent. */
-  @DetectionsField({ allowList: true })
+  @DetectionsField()
   detections?: Detections;
 
   /** Used when the `execution` has none. */

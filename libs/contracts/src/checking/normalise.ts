@@ -1,23 +1,9 @@
-import { DetectionType, LINK_RESULT_MESSAGE_TYPE } from '../constants';
+import { LINK_RESULT_MESSAGE_TYPE } from '../constants';
 import { parseIsoDateTime } from '../decorators';
 import { parseJson, validateMessage, ValidationResult } from '../validation';
-import { AgentDetectionSpec, ApiDetectionSpec, DetectionListEntry, Detections } from './detections';
 import { ExecutionResultMessage } from './execution-result';
 import { LinkResultMessage, LinkOutput } from './link-result';
-
-/** One detection to run for an execution, whichever form it arrived in. */
-export interface NormalisedDetection {
-  detectionType: DetectionType;
-  /** Where to look: siem, edr, windows, linux, ... */
-  platform: string;
-  /** What runs it: splunk, crowdstrike, powershell, bash, ... */
-  connector: string;
-  /** The query (api) or command (agent) text. */
-  query: string;
-  /** Every other setting the producer sent (window, delays, placeholders, ...). */
-  config: Record<string, unknown>;
-  maxRetries?: number;
-}
+import { NormalisedDetection, readDetections, RejectedDetection } from './normalise-detections';
 
 /** The one internal form both execution-result shapes are turned into. */
 export interface NormalisedExecution {
@@ -27,7 +13,9 @@ export interface NormalisedExecution {
   linkId?: string;
   /** The producer's own execution id (seed shape `execution_id`), when sent. */
   executionId?: string;
+  /** '' when the producer sent only the paw */
   agentHost: string;
+  /** '' when the producer sent only the host */
   agentPaw: string;
   command: string;
   /** `exitCode` is null when the producer did not report one (a link_result may omit it). */
@@ -35,6 +23,8 @@ export interface NormalisedExecution {
   executedAt: Date;
   attack?: { tactic?: string; techniqueId?: string; techniqueName?: string };
   detections: NormalisedDetection[];
+  /** Detection entries that cannot run, each with its reason: they become rejected tasks. */
+  rejectedDetections: RejectedDetection[];
 }
 
 export type ExecutionMessage = ExecutionResultMessage | LinkResultMessage;
@@ -77,63 +67,6 @@ function attackOf(tactic?: string, techniqueId?: string, techniqueName?: string)
   };
 }
 
-const KNOWN_SPEC_KEYS = new Set(['query', 'command', 'platform', 'detection_config', 'max_retries']);
-
-/** Extra keys of a nested-map entry, then its explicit `detection_config` (which wins). */
-function specConfig(spec: ApiDetectionSpec | AgentDetectionSpec): Record<string, unknown> {
-  const extras = Object.fromEntries(Object.entries(spec).filter(([key]) => !KNOWN_SPEC_KEYS.has(key)));
-  return { ...extras, ...(spec.detection_config ?? {}) };
-}
-
-function withRetries(detection: NormalisedDetection, maxRetries: number | null | undefined): NormalisedDetection {
-  return maxRetries == null ? detection : { ...detection, maxRetries };
-}
-
-function fromListEntry(entry: DetectionListEntry): NormalisedDetection {
-  const { query, command, connector, platform, ...config } = entry.detection_config;
-  const text = typeof query === 'string' && query !== '' ? query : (command as string);
-  const connectorName =
-    typeof connector === 'string' && connector !== ''
-      ? connector
-      : typeof platform === 'string' && platform !== ''
-        ? platform
-        : entry.detection_platform;
-  return withRetries(
-    {
-      detectionType: entry.detection_type,
-      platform: entry.detection_platform,
-      connector: connectorName,
-      query: text,
-      config,
-    },
-    entry.max_retries,
-  );
-}
-
-/** Both detection forms as one list: map entries api first, then agent, in key order. */
-export function normaliseDetections(detections: Detections | null | undefined): NormalisedDetection[] {
-  if (detections == null) return [];
-  if (Array.isArray(detections)) return detections.map(fromListEntry);
-  const out: NormalisedDetection[] = [];
-  for (const [platform, spec] of Object.entries(detections.api ?? {})) {
-    out.push(
-      withRetries(
-        { detectionType: 'api', platform, connector: spec.platform, query: spec.query, config: specConfig(spec) },
-        spec.max_retries,
-      ),
-    );
-  }
-  for (const [platform, spec] of Object.entries(detections.agent ?? {})) {
-    out.push(
-      withRetries(
-        { detectionType: 'agent', platform, connector: spec.platform, query: spec.command, config: specConfig(spec) },
-        spec.max_retries,
-      ),
-    );
-  }
-  return out;
-}
-
 function outputOf(resultData: LinkOutput | string | null | undefined): NormalisedExecution['result'] {
   if (typeof resultData === 'string') return { stdout: resultData, stderr: '', exitCode: null };
   return { stdout: resultData?.stdout ?? '', stderr: resultData?.stderr ?? '', exitCode: resultData?.exit_code ?? null };
@@ -146,16 +79,18 @@ function outputOf(resultData: LinkOutput | string | null | undefined): Normalise
 export function normaliseExecution(message: ExecutionMessage): NormalisedExecution {
   if (isLinkResultMessage(message)) {
     const { operation, execution } = message;
+    const detections = readDetections(execution.detections ?? message.detections);
     const normalised: NormalisedExecution = {
       operationId: operation.id ?? (operation.operation_id as string),
       ...(operation.name != null && { operationName: operation.name }),
-      linkId: execution.link_id,
-      agentHost: execution.agent_host,
-      agentPaw: execution.agent_paw,
+      ...(execution.link_id != null && { linkId: execution.link_id }),
+      agentHost: execution.agent_host ?? '',
+      agentPaw: execution.agent_paw ?? '',
       command: execution.command,
       result: outputOf(execution.result_data),
       executedAt: toDate(execution.agent_reported_time ?? message.timestamp),
-      detections: normaliseDetections(execution.detections ?? message.detections),
+      detections: detections.usable,
+      rejectedDetections: detections.rejected,
     };
     const attack = attackOf(
       execution.tactic ?? message.tactic,
@@ -165,16 +100,18 @@ export function normaliseExecution(message: ExecutionMessage): NormalisedExecuti
     return attack ? { ...normalised, attack } : normalised;
   }
 
+  const detections = readDetections(message.detections);
   const normalised: NormalisedExecution = {
     operationId: message.operation_id,
     ...(message.link_id != null && { linkId: message.link_id }),
     ...(message.execution_id != null && { executionId: message.execution_id }),
-    agentHost: message.agent_host,
-    agentPaw: message.agent_paw,
+    agentHost: message.agent_host ?? '',
+    agentPaw: message.agent_paw ?? '',
     command: message.command,
     result: { stdout: message.result.stdout, stderr: message.result.stderr, exitCode: message.result.exit_code },
     executedAt: toDate(message.timestamp),
-    detections: normaliseDetections(message.detections),
+    detections: detections.usable,
+    rejectedDetections: detections.rejected,
   };
   const attack = attackOf(message.tactic, message.technique_id, message.technique_name);
   return attack ? { ...normalised, attack } : normalised;

@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { ExecutionEntity } from './execution.entity';
 
-export type TaskStatus = 'pending' | 'dispatched' | 'completed' | 'failed' | 'timed_out';
+export type TaskStatus = 'pending' | 'dispatched' | 'completed' | 'failed' | 'timed_out' | 'rejected';
 
 /** One detection to check for an execution: a SIEM/EDR query (api) or a host command (agent). */
 @Entity({ name: 'detection_task' })
@@ -17,9 +17,9 @@ export class DetectionTaskEntity {
   @JoinColumn({ name: 'execution_id' })
   execution?: ExecutionEntity;
 
-  /** `api` or `agent`: which worker pool */
-  @Column({ name: 'detection_type', type: 'text' })
-  detectionType!: 'api' | 'agent';
+  /** `api` or `agent`: which worker pool (null only for a rejected entry whose pool could not be told) */
+  @Column({ name: 'detection_type', type: 'text', nullable: true })
+  detectionType!: 'api' | 'agent' | null;
 
   /** siem, edr, windows, linux … */
   @Column({ type: 'text' })
@@ -58,6 +58,14 @@ export class DetectionTaskEntity {
 
   @Column({ name: 'completed_at', type: 'timestamptz', nullable: true })
   completedAt!: Date | null;
+
+  /** windows, linux or darwin: the host OS an agent check runs on, when the producer said it */
+  @Column({ name: 'host_os', type: 'text', nullable: true })
+  hostOs!: 'windows' | 'linux' | 'darwin' | null;
+
+  /** why the detection entry could not run (status `rejected` only) */
+  @Column({ name: 'rejection_reason', type: 'text', nullable: true })
+  rejectionReason!: string | null;
 
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError!: string | null;

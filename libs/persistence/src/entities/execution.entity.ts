@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { OperationEntity } from './operation.entity';
 
-export type Verdict = 'pending' | 'checking' | 'detected' | 'not_detected' | 'error' | 'no_detections';
+export type Verdict = 'pending' | 'checking' | 'detected' | 'not_detected' | 'error' | 'no_detections' | 'no_usable_detections';
 
 /** One red-team execution (a Caldera link) and the blue team's verdict on it. */
 @Entity({ name: 'execution' })

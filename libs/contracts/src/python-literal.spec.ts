@@ -1,4 +1,4 @@
-import { pythonStr } from '../../test/fake-caldera';
+import { pythonStr } from './fixtures/python-text';
 import { parsePythonLiteral } from './python-literal';
 
 describe('parsePythonLiteral (Caldera serves a YAML list in additional_info as Python text)', () => {
