@@ -1,7 +1,8 @@
 import { INestApplication, Logger } from '@nestjs/common';
 import { IngestExecution, IngestOutcome } from '@purple/checking';
 import { SEED_EXECUTION_RESULT_TEXT, SEED_TASKS, linkResultWithList, seedExecutionResult } from '@purple/checking/testing';
-import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually, health, startTestService } from '@purple/testing';
+import { referenceLinkResult, referenceLinkResultWithUnusableEntries } from '@purple/contracts/testing';
+import { BrokerNamespace, TestDatabase, baseUrl, createBrokerNamespace, createTestDatabase, eventually, health, startTestService } from '@purple/testing';
 import * as amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
@@ -63,7 +64,7 @@ describe('caldera-consumer (real broker and database)', () => {
   const tasksOf = (executionId: unknown) =>
     query<Record<string, unknown>>(
       `SELECT detection_type, platform, connector, query, status, priority, timeout_seconds, max_attempts
-         FROM detection_task WHERE execution_id = $1 ORDER BY detection_type DESC, platform DESC`,
+         FROM detection_task WHERE execution_id = $1 AND status <> 'rejected' ORDER BY detection_type DESC, platform DESC`,
       [executionId],
     );
 
@@ -160,6 +161,45 @@ describe('caldera-consumer (real broker and database)', () => {
     expect(await tasksOf(execution['id'])).toEqual([]);
   });
 
+  it('stores an execution whose detection entries are partly unusable: every usable entry a task, each other one rejected with its reason', async () => {
+    const messageId = randomUUID();
+    await publish(referenceLinkResultWithUnusableEntries(), { messageId });
+    const execution = await executionByKey('link:link-uuid-67890');
+    expect(execution['verdict']).toBe('pending');
+    const tasks = await query<Record<string, unknown>>(
+      `SELECT detection_type, platform, connector, status, rejection_reason, completed_at IS NOT NULL AS closed
+         FROM detection_task WHERE execution_id = $1 ORDER BY created_at, status, rejection_reason`,
+      [execution['id']],
+    );
+    expect(tasks.filter((t) => t['status'] === 'pending')).toEqual([
+      { detection_type: 'api', platform: 'splunk', connector: 'splunk', status: 'pending', rejection_reason: null, closed: false },
+    ]);
+    const rejected = tasks.filter((t) => t['status'] === 'rejected');
+    expect(rejected).toHaveLength(5);
+    expect(rejected.every((t) => t['closed'] === true)).toBe(true);
+    expect(rejected.map((t) => t['rejection_reason'])).toEqual(
+      expect.arrayContaining([
+        'detections[1].detection_type must be one of the following values: api, agent, windows, linux, darwin',
+        'detections[2].detection_config must contain a non-empty string command (or query)',
+        'detections[5] must be an object, got a string',
+      ]),
+    );
+    // nothing was dead-lettered
+    expect(await admin.checkQueue(DEAD_LETTER_QUEUE)).toMatchObject({ messageCount: 0 });
+    const metrics = await (await fetch(`${await baseUrl(app)}/metrics`)).text();
+    expect(Number(/purple_detections_rejected_total\{[^}]*detection_type="api"[^}]*\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(/purple_detections_rejected_total\{[^}]*detection_type="unknown"[^}]*\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+  });
+
+  it('gives an execution whose every entry is unusable the final verdict no_usable_detections', async () => {
+    const body = referenceLinkResult([{ detection_type: 'mainframe', detection_platform: 'jcl', detection_config: { command: 'x' } }]);
+    (body['execution'] as Record<string, unknown>)['link_id'] = 'link-all-rejected';
+    await publish(body, { messageId: randomUUID() });
+    const execution = await executionByKey('link:link-all-rejected');
+    expect(execution['verdict']).toBe('no_usable_detections');
+    expect(execution['verdict_at']).toBeInstanceOf(Date);
+  });
+
   describe('bad input', () => {
     it.each([
       ['broken JSON', Buffer.from('{"operation_id": "op-1", "agent_host": '), /^invalid execution result: invalid JSON: /],
@@ -169,9 +209,14 @@ describe('caldera-consumer (real broker and database)', () => {
         /^invalid execution result: result\.exit_code must be an integer number$/,
       ],
       [
-        'an unknown detection_type',
-        { ...seedExecutionResult(), detections: { satellite: { orbit: { query: 'x', platform: 'y' } } } },
-        /^invalid execution result: detections\.satellite is not a detection type; expected one of: api, agent$/,
+        'an execution without a command',
+        { ...seedExecutionResult(), command: undefined },
+        /^invalid execution result: command is required$/,
+      ],
+      [
+        'an execution with neither host nor paw',
+        { ...seedExecutionResult(), agent_host: '', agent_paw: undefined },
+        /^invalid execution result: agent_host should not be empty; agent_paw is required$/,
       ],
       [
         'a 5 MB body',
