@@ -58,8 +58,8 @@ describe('Caldera agent executors against a server speaking Caldera’s REST API
       apiKey: API_KEY,
       operationId: OPERATION_ID,
       agents: [
-        { paw: PAW, host: 'web-01', platform: 'linux', executors: ['sh', 'proc'] },
-        { paw: 'winpaw', host: 'dc-01', platform: 'windows', executors: ['psh', 'cmd'] },
+        { paw: PAW, host: 'web-01', platform: 'linux', executors: ['sh', 'zsh', 'proc'] },
+        { paw: 'winpaw', host: 'dc-01', platform: 'windows', executors: ['psh', 'pwsh', 'cmd'] },
       ],
     });
   });
@@ -215,6 +215,30 @@ describe('Caldera agent executors against a server speaking Caldera’s REST API
     }
   });
 
+  it('runs a task named after a Caldera executor on that executor, with its quoting (the reference publisher’s list form)', async () => {
+    const cases = [
+      { connector: 'psh', platform: 'windows', paw: 'winpaw', command: 'Get-WinEvent -LogName Security | Select-String -SimpleMatch {{host}}', expected: { name: 'psh', platform: 'windows', command: "Get-WinEvent -LogName Security | Select-String -SimpleMatch 'web-01'" } },
+      { connector: 'pwsh', platform: 'windows', paw: 'winpaw', command: 'Write-Output {{host}}', expected: { name: 'pwsh', platform: 'windows', command: "Write-Output 'web-01'" } },
+      { connector: 'zsh', platform: 'darwin', paw: PAW, command: 'log show --last 15m | grep -F -- {{host}}', expected: { name: 'zsh', platform: 'darwin', command: "log show --last 15m | grep -F -- 'web-01'" } },
+      { connector: 'sh', platform: 'linux', paw: PAW, command: 'grep -c -F -- {{host}} /var/log/syslog', expected: { name: 'sh', platform: 'linux', command: "grep -c -F -- 'web-01' /var/log/syslog" } },
+      { connector: 'cmd', platform: 'windows', paw: 'winpaw', command: 'wevtutil qe Security /c:1', expected: { name: 'cmd', platform: 'windows', command: 'wevtutil qe Security /c:1' } },
+    ];
+    for (const { expected, ...task } of cases) {
+      caldera.links.length = 0;
+      expect(await run(agentTask(task))).toMatchObject({ status: 'detected' });
+      expect(caldera.linkRequests[0].executor).toMatchObject(expected);
+    }
+    // cmd and proc have no quoting the engine can vouch for: placeholders are refused before anything runs
+    caldera.requests.length = 0;
+    for (const connector of ['cmd', 'proc']) {
+      expect(await run(agentTask({ connector, platform: 'windows', paw: 'winpaw', command: 'findstr {{host}} C:\\x.log' }))).toMatchObject({
+        status: 'error',
+        error: expect.stringContaining(`the ${connector} executor has no quoting the engine can vouch for`),
+      });
+    }
+    expect(caldera.requests).toHaveLength(0);
+  });
+
   it('takes the executor from detection_config, else the platform, and refuses placeholders a shell of another kind would read', async () => {
     await run(agentTask({ platform: 'windows', paw: 'winpaw', command: 'whoami /all' }));
     expect(caldera.linkRequests[0].executor).toMatchObject({ name: 'psh', platform: 'windows', command: 'whoami /all' });
@@ -351,10 +375,14 @@ describe('loadCalderaSettings and registration', () => {
     expect(String(error)).not.toContain('secret-x');
   });
 
-  it('registers caldera and the seed’s powershell, bash and sh names in the agent worker', () => {
+  it('registers caldera, the seed’s names and Caldera’s executor names in the agent worker', () => {
     const executors = agentExecutorsFromEnv({ CALDERA_URL: 'https://caldera:8888', CALDERA_API_KEY: 'k' });
     const registry = new ConnectorRegistry(executors);
-    expect(['caldera', 'powershell', 'bash', 'sh'].map((name) => registry.find(name)?.name)).toEqual(['caldera', 'powershell', 'bash', 'sh']);
+    const names = ['caldera', 'powershell', 'bash', 'sh', 'psh', 'pwsh', 'zsh', 'cmd', 'proc'];
+    expect(names.map((name) => registry.find(name)?.name)).toEqual(names);
+    expect(registry.find('psh')?.syntax).toBe(POWERSHELL_COMMAND_SYNTAX);
+    expect(registry.find('pwsh')?.syntax).toBe(POWERSHELL_COMMAND_SYNTAX);
+    expect(registry.find('zsh')?.syntax).toBe(SH_COMMAND_SYNTAX);
     expect(registry.find('PowerShell')?.syntax).toBe(POWERSHELL_COMMAND_SYNTAX);
     expect(registry.find('bash')?.syntax).toBe(SH_COMMAND_SYNTAX);
   });

@@ -10,6 +10,7 @@ export interface CoverageSummary {
   errors: number;
   pending: number;
   no_detections: number;
+  no_usable_detections: number;
   /** detected ÷ (detected + not detected); null before anything was decided */
   detection_rate: number | null;
   detection_latency_p50_ms: number | null;
@@ -59,8 +60,9 @@ export interface ExecutionRow {
 
 export interface TaskRow {
   id: string;
-  detection_type: string;
+  detection_type: string | null;
   platform: string;
+  host_os: string | null;
   connector: string;
   query: string;
   status: string;
@@ -69,6 +71,7 @@ export interface TaskRow {
   dispatched_at: Date | null;
   completed_at: Date | null;
   last_error: string | null;
+  rejection_reason: string | null;
   result: {
     status: string;
     detected: boolean;
@@ -90,6 +93,7 @@ const SUMMARY_COLUMNS = `
   count(*) FILTER (WHERE e.verdict = 'error')::int AS errors,
   count(*) FILTER (WHERE e.verdict IN ('pending', 'checking'))::int AS pending,
   count(*) FILTER (WHERE e.verdict = 'no_detections')::int AS no_detections,
+  count(*) FILTER (WHERE e.verdict = 'no_usable_detections')::int AS no_usable_detections,
   percentile_cont(0.5) WITHIN GROUP (ORDER BY e.detection_latency_ms) FILTER (WHERE e.verdict = 'detected') AS p50,
   percentile_cont(0.95) WITHIN GROUP (ORDER BY e.detection_latency_ms) FILTER (WHERE e.verdict = 'detected') AS p95`;
 
@@ -108,6 +112,7 @@ function toSummary(row: SummaryRow): CoverageSummary {
     errors: row.errors,
     pending: row.pending,
     no_detections: row.no_detections,
+    no_usable_detections: row.no_usable_detections,
     detection_rate: decided === 0 ? null : row.detected / decided,
     detection_latency_p50_ms: round(row.p50),
     detection_latency_p95_ms: round(row.p95),
@@ -188,8 +193,8 @@ export class CheckingReadRepository {
   /** Each task with its latest result (the answer to its latest attempt). */
   tasksOf(executionId: string): Promise<TaskRow[]> {
     return this.db.query(
-      `SELECT t.id, t.detection_type, t.platform, t.connector, t.query, t.status, t.attempts, t.max_attempts,
-              t.dispatched_at, t.completed_at, t.last_error,
+      `SELECT t.id, t.detection_type, t.platform, t.host_os, t.connector, t.query, t.status, t.attempts, t.max_attempts,
+              t.dispatched_at, t.completed_at, t.last_error, t.rejection_reason,
               (SELECT json_build_object('status', r.status, 'detected', r.detected, 'confidence', r.confidence,
                         'events_found', r.events_found, 'evidence', r.evidence, 'error', r.error,
                         'matched_event_at', r.matched_event_at, 'result_at', r.result_at, 'attempt', r.attempt)

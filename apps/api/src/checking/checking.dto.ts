@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsISO8601, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { EXECUTION_VERDICTS } from '@purple/contracts';
+import { DETECTION_TYPES, EXECUTION_VERDICTS, HOST_OPERATING_SYSTEMS, TASK_STATUSES } from '@purple/contracts';
 
 export class PageQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
@@ -86,6 +86,7 @@ export class CoverageSummaryDto {
   @ApiProperty() errors!: number;
   @ApiProperty({ description: 'pending or being checked' }) pending!: number;
   @ApiProperty() no_detections!: number;
+  @ApiProperty({ description: 'executions whose every detection entry was rejected' }) no_usable_detections!: number;
   @ApiProperty({ nullable: true, type: Number, description: 'detected ÷ (detected + not detected)' }) detection_rate!: number | null;
   @ApiProperty({ nullable: true, type: Number }) detection_latency_p50_ms!: number | null;
   @ApiProperty({ nullable: true, type: Number }) detection_latency_p95_ms!: number | null;
@@ -134,16 +135,21 @@ export class ExecutionDto {
 
 export class TaskDto {
   @ApiProperty() id!: string;
-  @ApiProperty({ enum: ['api', 'agent'] }) detection_type!: string;
+  @ApiProperty({ enum: DETECTION_TYPES, nullable: true, description: 'null only for a rejected entry whose worker pool could not be told' })
+  detection_type!: string | null;
   @ApiProperty() platform!: string;
+  @ApiProperty({ enum: HOST_OPERATING_SYSTEMS, nullable: true, description: 'the host OS an agent check runs on, when Caldera named it' })
+  host_os!: string | null;
   @ApiProperty() connector!: string;
   @ApiProperty() query!: string;
-  @ApiProperty({ enum: ['pending', 'dispatched', 'completed', 'failed', 'timed_out'] }) status!: string;
+  @ApiProperty({ enum: TASK_STATUSES, description: '`rejected`: the detection entry could not run; see rejection_reason' }) status!: string;
   @ApiProperty() attempts!: number;
   @ApiProperty() max_attempts!: number;
   @ApiProperty({ nullable: true, type: Date }) dispatched_at!: Date | null;
   @ApiProperty({ nullable: true, type: Date }) completed_at!: Date | null;
   @ApiProperty({ nullable: true, type: String }) last_error!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'why the detection entry could not run (status rejected)' })
+  rejection_reason!: string | null;
   @ApiProperty({ nullable: true, type: 'object', additionalProperties: true, description: 'the answer to the latest attempt' })
   result!: Record<string, unknown> | null;
 }

@@ -11,6 +11,7 @@ const technique = (over: Record<string, unknown>) => ({
   errors: 0,
   pending: 0,
   no_detections: 0,
+  no_usable_detections: 0,
   detection_rate: 0.5,
   detection_latency_p50_ms: 1200,
   detection_latency_p95_ms: 1900,

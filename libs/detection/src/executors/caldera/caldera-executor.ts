@@ -30,8 +30,11 @@ const EXECUTOR_NAME = /^[a-z][a-z0-9_]{0,31}$/;
 export interface CalderaExecutorOptions {
   /** the connector name tasks give, e.g. `caldera`, `powershell` */
   name: string;
-  /** the shell whose string literals placeholder values become */
-  dialect: ShellDialect;
+  /**
+   * the shell whose string literals placeholder values become; null for an executor without quoting rules the engine
+   * can vouch for (cmd, proc), whose commands run only as written, without placeholders
+   */
+  dialect: ShellDialect | null;
   /** the Caldera executor used when the task's `detection_config.executor` names none (else derived from its platform) */
   defaultExecutor?: string;
 }
@@ -60,7 +63,8 @@ export class CalderaExecutor implements DetectionConnector {
     private readonly clock: Clock = systemClock,
   ) {
     this.name = options.name;
-    this.syntax = SYNTAX_BY_DIALECT[options.dialect];
+    // without a dialect no placeholder is ever rendered into a command (checkPlaceholders refuses them)
+    this.syntax = SYNTAX_BY_DIALECT[options.dialect ?? 'sh'];
     this.apiUrl = `${settings.url}/api/v2`;
   }
 
@@ -126,6 +130,9 @@ export class CalderaExecutor implements DetectionConnector {
   private checkPlaceholders(template: string, executor: string): void {
     if (!hasPlaceholders(template)) return;
     const dialect = this.options.dialect;
+    if (dialect === null) {
+      throw refused(`the ${this.name} executor has no quoting the engine can vouch for: write its command without {{placeholders}}, or use sh, bash, zsh, psh or pwsh`);
+    }
     if (!EXECUTORS_BY_DIALECT[dialect].includes(executor)) {
       const hint =
         EXECUTORS_BY_DIALECT.powershell.includes(executor) ? ': name the connector "powershell" for PowerShell quoting'
@@ -226,15 +233,24 @@ export class CalderaExecutor implements DetectionConnector {
 
 /**
  * The executors Caldera serves, one per connector name: `caldera` (the executor from `detection_config.executor`
- * or the task's platform; sh quoting), and the seed's agent connector names `powershell` (psh, PowerShell quoting),
- * `bash` and `sh` (sh, sh quoting), so seed-shaped tasks run on the agent too.
+ * or the task's platform; sh quoting); Caldera's own executor names, each running on that executor with its
+ * quoting: `psh` and `pwsh` (PowerShell), `sh`, `bash` and `zsh` (sh single quotes, which all three read alike),
+ * `cmd` and `proc` (no placeholders); and the seed's `powershell` (psh). A `detection_config.executor` still wins.
  */
 export function calderaExecutors(settings: CalderaSettings, clock: Clock = systemClock): CalderaExecutor[] {
+  const on = (name: string, dialect: ShellDialect | null, defaultExecutor = name) =>
+    new CalderaExecutor(settings, { name, dialect, defaultExecutor }, clock);
   return [
     new CalderaExecutor(settings, { name: 'caldera', dialect: 'sh' }, clock),
-    new CalderaExecutor(settings, { name: 'powershell', dialect: 'powershell', defaultExecutor: 'psh' }, clock),
-    new CalderaExecutor(settings, { name: 'bash', dialect: 'sh', defaultExecutor: 'sh' }, clock),
-    new CalderaExecutor(settings, { name: 'sh', dialect: 'sh', defaultExecutor: 'sh' }, clock),
+    on('powershell', 'powershell', 'psh'),
+    on('psh', 'powershell'),
+    on('pwsh', 'powershell'),
+    // the seed's `bash` ran on sh before Caldera's executor names were accepted; both read the same literals
+    on('bash', 'sh', 'sh'),
+    on('sh', 'sh'),
+    on('zsh', 'sh'),
+    on('cmd', null),
+    on('proc', null),
   ];
 }
 

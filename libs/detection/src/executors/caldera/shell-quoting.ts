@@ -5,7 +5,7 @@ export type ShellDialect = 'sh' | 'powershell';
 
 /** Caldera executor names per dialect: a command with placeholders only runs on an executor of its connector's dialect. */
 export const EXECUTORS_BY_DIALECT: Readonly<Record<ShellDialect, readonly string[]>> = {
-  sh: ['sh', 'bash'],
+  sh: ['sh', 'bash', 'zsh'],
   powershell: ['psh', 'pwsh'],
 };
 
