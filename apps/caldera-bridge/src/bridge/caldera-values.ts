@@ -1,4 +1,4 @@
-import { parsePythonLiteral } from './python-literal';
+import { parseDetectionsText } from '@purple/contracts';
 
 /*
  * What the bridge reads from Caldera's REST API v2 (app/api/v2/handlers/operation_api.py and the marshmallow
@@ -201,21 +201,14 @@ export function linkOutputOf(result: string): LinkOutput | undefined {
  * The detections users attach to an ability in its `additional_info` (Caldera abilities accept `additional_info`
  * in their YAML): `detections` as the patched-Caldera list `[{detection_type, detection_platform,
  * detection_config, max_retries}]` (or the seed's nested map), as JSON text — Caldera's API serves
- * `additional_info` values as strings — or as a list, which Caldera's API turns into Python's text of it.
- * Undefined when the ability has none; text that is neither JSON nor Python's is returned as it is, and fails
- * validation with the reason.
+ * `additional_info` values as strings — or as a list, which Caldera's API turns into Python's text of it. Parsed with
+ * the consumer's own parser; text that is neither is passed on as it is, and the consumer stores the execution with
+ * that entry rejected, giving the reason. Undefined when the ability has none.
  */
 export function detectionsOf(ability: CalderaAbility): unknown {
   const raw = ability.additionalInfo['detections'];
-  if (raw === undefined || raw === null || raw === '') return undefined;
-  if (typeof raw !== 'string') return raw;
   try {
-    return JSON.parse(raw);
-  } catch {
-    // not JSON: Python's str() of a list or dict
-  }
-  try {
-    return parsePythonLiteral(raw);
+    return parseDetectionsText(raw) ?? undefined;
   } catch {
     return raw;
   }

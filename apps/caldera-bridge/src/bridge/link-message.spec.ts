@@ -1,5 +1,6 @@
 import { normaliseExecution, parseExecutionMessage } from '@purple/contracts';
-import { linkResultWithList } from '@purple/contracts/testing';
+import { newExecutionOf, parseInstruction } from '@purple/checking';
+import { linkResultWithList, pythonStr, referenceDetections, referenceLinkResult } from '@purple/contracts/testing';
 import { abilityOf, linkOf } from './caldera-values';
 import { FinishedLink, buildLinkResult, messageIdOf } from './link-message';
 
@@ -68,15 +69,39 @@ describe('the link_result message of a finished Caldera link', () => {
     expect(decided.ok && decided.message.execution.agent_reported_time).toBe('2024-01-15T10:29:50.000Z');
   });
 
-  it('is refused, with the reasons, when the host is unknown or the detections are not detections', () => {
+  it('is sent without the host when it is unknown, and with detections the consumer rejects entry by entry', () => {
     const finished = seedLink();
     finished.host = undefined;
     finished.ability = abilityOf({ additional_info: { detections: JSON.stringify([{ detection_type: 'email', detection_platform: 'x' }]) } });
     const built = buildLinkResult(finished, new Date());
-    expect(built.ok).toBe(false);
-    const errors = built.ok ? [] : built.errors;
-    expect(errors).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^execution\.agent_host/), expect.stringMatching(/detections\[0\]\.detection_type/)]),
-    );
+    if (!built.ok) throw new Error(built.errors.join('; '));
+    expect(built.message.execution).not.toHaveProperty('agent_host');
+    const execution = parseInstruction(Buffer.from(JSON.stringify(built.message)));
+    expect(execution).toMatchObject({ agentHost: '', agentPaw: 'abc123def456', detections: [] });
+    expect(execution.rejectedDetections.map((r) => r.reason)).toEqual([
+      'detections[0].detection_type must be one of the following values: api, agent, windows, linux, darwin; detections[0].detection_config is required',
+    ]);
+  });
+
+  it("carries an ability's detections in the reference publisher's vocabulary (as Caldera serves them, Python text) to the consumer's tasks", () => {
+    const finished = seedLink();
+    finished.ability = abilityOf({
+      ability_id: 'c0da588f',
+      technique_id: 'T1033',
+      additional_info: { detections: pythonStr(referenceDetections()) },
+    });
+    const built = buildLinkResult(finished, new Date('2024-01-15T10:30:02.000Z'));
+    if (!built.ok) throw new Error(built.errors.join('; '));
+    const body = Buffer.from(JSON.stringify(built.message));
+    const fromBridge = newExecutionOf(parseInstruction(body), { dedupeKey: 'link:link-67890', correlationId: 'c' });
+    const fromPatchedCaldera = newExecutionOf(parseInstruction(Buffer.from(JSON.stringify(referenceLinkResult()))), { dedupeKey: 'k', correlationId: 'c' });
+    expect(fromBridge.tasks).toEqual(fromPatchedCaldera.tasks);
+    expect(fromBridge.tasks.map((t) => [t.status, t.detectionType, t.platform, t.connector, t.hostOs])).toEqual([
+      ['pending', 'api', 'splunk', 'splunk', null],
+      ['pending', 'agent', 'windows', 'psh', 'windows'],
+      ['pending', 'agent', 'linux', 'sh', 'linux'],
+      ['pending', 'agent', 'darwin', 'sh', 'darwin'],
+      ['pending', 'api', 'cym', 'cym', null],
+    ]);
   });
 });

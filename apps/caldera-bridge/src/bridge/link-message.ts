@@ -47,7 +47,8 @@ export function buildLinkResult(finished: FinishedLink, publishedAt: Date): Buil
     },
     execution: {
       link_id: link.id,
-      agent_host: host ?? '',
+      // the paw alone identifies the agent when its host is unknown
+      ...optional('agent_host', host),
       agent_paw: link.paw,
       command: decodeCalderaText(link.command),
       ...optional('result_data', output),

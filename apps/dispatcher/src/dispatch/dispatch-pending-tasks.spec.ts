@@ -11,6 +11,7 @@ const DEFAULTS = {
   initialDelaySeconds: 0,
   retryIntervalSeconds: 10,
   maxConsecutiveFailures: 3,
+  jitterSeconds: 0,
   maxWindowAfterSeconds: 1200,
 };
 const SETTINGS = { batchSize: 2, graceSeconds: 5, sweepMs: 1000 };
@@ -148,6 +149,7 @@ describe('buildTaskMessage', () => {
     });
     expect(message.detection_config).toEqual({
       placeholders: { user: 'bob' },
+      jitter_seconds: 0,
       window_before_seconds: 300,
       window_after_seconds: 5,
       initial_delay_seconds: 0,

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DetectionTaskMessage, validateMessage } from '@purple/contracts';
-import { DetectionSettings, resolveDetectionSettings, searchWindow } from '@purple/detection';
+import { DetectionSettings, drawJitter, resolveDetectionSettings, searchWindow } from '@purple/detection';
 import { CHECKING_EXCHANGE } from '@purple/topology';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatcher-env';
 import { ClaimedTask, TASK_ROUTING_KEYS, buildTaskMessage } from './task-message';
@@ -85,7 +85,7 @@ export class DispatchPendingTasks {
 
   private async send(task: ClaimedTask): Promise<SendOutcome> {
     const attempt = task.attempts + 1;
-    const settings = resolveDetectionSettings(task.config, this.defaults);
+    const settings = drawJitter(resolveDetectionSettings(task.config, this.defaults), this.defaults.maxWindowAfterSeconds);
     const message = buildTaskMessage(task, attempt, settings);
     const validation = validateMessage(DetectionTaskMessage, message);
     if (!validation.ok) {

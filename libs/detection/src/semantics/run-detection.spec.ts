@@ -43,6 +43,7 @@ const settings: DetectionSettings = {
   initialDelaySeconds: 30,
   retryIntervalSeconds: 60,
   maxConsecutiveFailures: 3,
+  jitterSeconds: 0,
 };
 
 function task(overrides: Partial<DetectionTaskMessage> = {}): DetectionTaskMessage {

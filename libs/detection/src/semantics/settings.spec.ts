@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { loadConfig } from '@purple/platform';
-import { DetectionDefaultsEnv, detectionDefaultsOf, resolveDetectionSettings, searchWindow, settingsAsConfig } from './settings';
+import { DetectionDefaultsEnv, detectionDefaultsOf, drawJitter, resolveDetectionSettings, searchWindow, settingsAsConfig } from './settings';
 
 describe('detection settings', () => {
   const defaults = detectionDefaultsOf(
@@ -18,6 +18,7 @@ describe('detection settings', () => {
       initialDelaySeconds: 30,
       retryIntervalSeconds: 30,
       maxConsecutiveFailures: 3,
+      jitterSeconds: 0,
       maxWindowAfterSeconds: 600,
     });
   });
@@ -34,8 +35,21 @@ describe('detection settings', () => {
         { window_before_seconds: 10, window_after_seconds: 'soon', retry_interval_seconds: 0, initial_delay_seconds: 2.5, max_consecutive_failures: 5 },
         defaults,
       ),
-    ).toEqual({ windowBeforeSeconds: 10, windowAfterSeconds: 120, initialDelaySeconds: 30, retryIntervalSeconds: 30, maxConsecutiveFailures: 5 });
+    ).toEqual({ windowBeforeSeconds: 10, windowAfterSeconds: 120, initialDelaySeconds: 30, retryIntervalSeconds: 30, maxConsecutiveFailures: 5, jitterSeconds: 0 });
     expect(resolveDetectionSettings(undefined, defaults)).toMatchObject({ windowAfterSeconds: 120 });
+  });
+
+  it('draws the jitter once into the initial delay, within its bound and the delay cap, leaving none for the worker', () => {
+    const settings = resolveDetectionSettings({ initial_delay_seconds: 10, jitter_seconds: 900 }, defaults);
+    expect(settings).toMatchObject({ initialDelaySeconds: 10, jitterSeconds: 900 });
+    expect(drawJitter(settings, 600, () => 0)).toMatchObject({ initialDelaySeconds: 10, jitterSeconds: 0 });
+    expect(drawJitter(settings, 600, () => 0.5)).toMatchObject({ initialDelaySeconds: 460, jitterSeconds: 0 });
+    expect(drawJitter(settings, 600, () => 0.999)).toMatchObject({ initialDelaySeconds: 600, jitterSeconds: 0 });
+    const drawn = drawJitter(settings, 600, () => 0.5);
+    // what the dispatcher writes into the task resolves, at the worker, to exactly what it drew
+    expect(resolveDetectionSettings(settingsAsConfig(drawn), defaults)).toEqual(drawn);
+    const without = resolveDetectionSettings({}, defaults);
+    expect(drawJitter(without, 600, () => 0.9)).toBe(without);
   });
 
   it('caps the window after and the initial delay', () => {
@@ -52,6 +66,7 @@ describe('detection settings', () => {
       window_before_seconds: 1,
       window_after_seconds: 2,
       initial_delay_seconds: 30,
+      jitter_seconds: 0,
       retry_interval_seconds: 30,
       max_consecutive_failures: 3,
     });
@@ -60,7 +75,7 @@ describe('detection settings', () => {
 
   it('places the window around the execution and closes it at the later of window end and first search', () => {
     const at = new Date('2025-01-10T12:00:00Z');
-    const window = searchWindow(at, { windowBeforeSeconds: 60, windowAfterSeconds: 10, initialDelaySeconds: 30, retryIntervalSeconds: 5, maxConsecutiveFailures: 1 });
+    const window = searchWindow(at, { windowBeforeSeconds: 60, windowAfterSeconds: 10, initialDelaySeconds: 30, retryIntervalSeconds: 5, maxConsecutiveFailures: 1, jitterSeconds: 0 });
     expect(window.earliest.toISOString()).toBe('2025-01-10T11:59:00.000Z');
     expect(window.latest.toISOString()).toBe('2025-01-10T12:00:10.000Z');
     expect(window.firstSearchAt.toISOString()).toBe('2025-01-10T12:00:30.000Z');

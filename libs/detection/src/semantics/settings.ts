@@ -15,6 +15,8 @@ export interface DetectionSettings {
   retryIntervalSeconds: number;
   /** searches failing in a row (network, 5xx, timeouts) before the task is answered `error` */
   maxConsecutiveFailures: number;
+  /** a random extra initial delay of up to this many seconds, drawn once by the dispatcher ({@link drawJitter}) */
+  jitterSeconds: number;
 }
 
 /**
@@ -66,6 +68,8 @@ export function detectionDefaultsOf(env: DetectionDefaultsEnv): DetectionSetting
     initialDelaySeconds: env.DETECTION_INITIAL_DELAY_SECONDS,
     retryIntervalSeconds: env.DETECTION_RETRY_INTERVAL_SECONDS,
     maxConsecutiveFailures: env.DETECTION_MAX_CONSECUTIVE_FAILURES,
+    // no jitter unless a detection asks for it
+    jitterSeconds: 0,
     maxWindowAfterSeconds: env.DETECTION_MAX_WINDOW_AFTER_SECONDS,
   };
 }
@@ -77,6 +81,7 @@ const CONFIG_KEYS: Record<keyof DetectionSettings, { key: string; min: number }>
   initialDelaySeconds: { key: 'initial_delay_seconds', min: 0 },
   retryIntervalSeconds: { key: 'retry_interval_seconds', min: 1 },
   maxConsecutiveFailures: { key: 'max_consecutive_failures', min: 1 },
+  jitterSeconds: { key: 'jitter_seconds', min: 0 },
 };
 
 /**
@@ -98,7 +103,19 @@ export function resolveDetectionSettings(
     initialDelaySeconds: Math.min(pick('initialDelaySeconds'), defaults.maxWindowAfterSeconds),
     retryIntervalSeconds: pick('retryIntervalSeconds'),
     maxConsecutiveFailures: pick('maxConsecutiveFailures'),
+    jitterSeconds: pick('jitterSeconds'),
   };
+}
+
+/**
+ * The settings with the task's random extra delay drawn: up to `jitterSeconds` more initial delay (whole seconds,
+ * capped like the delay itself), and no jitter left, so the worker waits exactly what the dispatcher drew. Spreads
+ * the searches of many executions of one ability over time, as Caldera's own jitter spreads its links.
+ */
+export function drawJitter(settings: DetectionSettings, maxDelaySeconds: number, random: () => number = Math.random): DetectionSettings {
+  if (settings.jitterSeconds === 0) return settings;
+  const extra = Math.floor(random() * (settings.jitterSeconds + 1));
+  return { ...settings, initialDelaySeconds: Math.min(settings.initialDelaySeconds + extra, maxDelaySeconds), jitterSeconds: 0 };
 }
 
 /** The settings as `detection_config` keys, so every worker runs a task exactly as its dispatcher planned it. */

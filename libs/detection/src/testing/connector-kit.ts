@@ -23,6 +23,7 @@ export const ONE_SEARCH: DetectionSettings = {
   initialDelaySeconds: 0,
   retryIntervalSeconds: 1,
   maxConsecutiveFailures: 1,
+  jitterSeconds: 0,
 };
 
 export interface MinimalTaskOptions {
