@@ -42,13 +42,14 @@ const LIST_FILES = {
   detections: [{ detection_type: 'api', detection_platform: 'edr', detection_config: { query: 'process.name:ls', connector: 'elastic' } }],
 };
 
-/** Detections no consumer could run: the link can never become a valid message. */
+/** Detections no consumer could run: published as they are, for the consumer to reject entry by entry. */
+const BROKEN_DETECTIONS = [{ detection_type: 'email', detection_platform: 'outlook', detection_config: { query: 'x' } }];
 const BROKEN = {
   ability_id: 'b20ke0n0-0000-4000-8000-000000000000',
   tactic: 'collection',
   technique_id: 'T1005',
   technique_name: 'Data from Local System',
-  detections: [{ detection_type: 'email', detection_platform: 'outlook', detection_config: { query: 'x' } }],
+  detections: BROKEN_DETECTIONS,
 };
 
 const OUTPUT = { stdout: 'administrator', stderr: '', exit_code: 0 };
@@ -240,13 +241,19 @@ describe('caldera-bridge (fake Caldera REST API, real broker and database)', () 
     expect(linkIdsPublished()).not.toContain('link-discarded');
   });
 
+  it('publishes a link whose detections are unusable as it is (the consumer rejects them entry by entry)', async () => {
+    caldera.addLink('op-running', { id: 'link-bad-detections', paw: 'paw-lin', command: 'cat /etc/shadow', abilityId: BROKEN.ability_id, status: STATUS.SUCCESS });
+    await eventually(async () => publishedFor('link-bad-detections').length === 1);
+    expect(publishedFor('link-bad-detections')[0].body['execution']).toMatchObject({ command: 'cat /etc/shadow', detections: BROKEN_DETECTIONS });
+  });
+
   it('records a link whose message cannot be valid as skipped, with the reason, and never tries it again', async () => {
     const warned = jest.spyOn(Logger.prototype, 'warn');
-    caldera.addLink('op-running', { id: 'link-broken', paw: 'paw-lin', command: 'cat /etc/shadow', abilityId: BROKEN.ability_id, status: STATUS.SUCCESS });
+    caldera.addLink('op-running', { id: 'link-broken', paw: 'paw-lin', command: '', abilityId: BROKEN.ability_id, status: STATUS.SUCCESS });
     const row = await eventually(async () => (await sentRows()).find((r) => r.link_id === 'link-broken'));
-    expect(row.skipped_reason).toMatch(/^not a valid link_result: .*detections\[0\]\.detection_type must be one of/);
+    expect(row.skipped_reason).toMatch(/^not a valid link_result: execution\.command should not be empty/);
     expect(
-      warned.mock.calls.some(([line]) => JSON.stringify(line).includes('skipped Caldera link link-broken') && JSON.stringify(line).includes('detection_type')),
+      warned.mock.calls.some(([line]) => JSON.stringify(line).includes('skipped Caldera link link-broken') && JSON.stringify(line).includes('execution.command')),
     ).toBe(true);
     await morePolls(3);
     expect(publishedFor('link-broken')).toHaveLength(0);

@@ -134,6 +134,7 @@ describe('dispatcher (real broker and database)', () => {
         connector: 'splunk',
         detection_config: {
           placeholders: { user: 'administrator' },
+          jitter_seconds: 0,
           priority: 'high',
           window_before_seconds: 300,
           window_after_seconds: 600,
