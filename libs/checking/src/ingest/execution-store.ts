@@ -89,12 +89,14 @@ export class ExecutionStore {
 
       const taskIds: string[] = [];
       for (const task of clean.tasks) {
-        // a rejected entry is closed at once: the dispatcher only takes pending tasks
+        // a rejected entry is closed at once: the dispatcher only takes pending tasks. clock_timestamp(), not the
+        // transaction's now(): tasks read back in the order the producer listed them
         const [row] = (await manager.query(
           `INSERT INTO detection_task (execution_id, detection_type, platform, connector, query, config, priority,
-                                       timeout_seconds, max_attempts, status, host_os, rejection_reason, completed_at)
+                                       timeout_seconds, max_attempts, status, host_os, rejection_reason, completed_at, created_at)
            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::text, $11, $12,
-                   CASE WHEN $10::text = 'rejected' THEN now() END)
+                   CASE WHEN $10::text = 'rejected' THEN now() END,
+                   clock_timestamp())
            RETURNING id`,
           [
             executionId,
