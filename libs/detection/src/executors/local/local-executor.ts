@@ -28,7 +28,7 @@ export class LocalExecutor implements DetectionConnector {
     const rule = outputRuleOf(request.task.detection_config as Record<string, unknown> | undefined);
     const [program, ...args] = this.argvOf(request.query);
     const run = await this.run(program, args, signal);
-    const outcome = judgeCommandResult(run.result, rule);
+    const outcome = await judgeCommandResult(run.result, rule);
     if (!run.truncated) return outcome;
     // a command stopped early has no exit code and may not have printed yet what it would have found
     if (outcome.eventsFound === 0) {
