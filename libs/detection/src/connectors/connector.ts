@@ -40,6 +40,8 @@ export interface DetectionConnector {
   readonly name: string;
   /** how placeholder values are quoted and escaped in this product's query language */
   readonly syntax: QuerySyntax;
+  /** the syntax for one task, when it depends on the task (a connector with several query languages) */
+  readonly syntaxFor?: (task: DetectionTaskMessage) => QuerySyntax;
   search(request: SearchRequest, signal: AbortSignal): Promise<SearchOutcome>;
 }
 
