@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CROWDSTRIKE_QUERY_SYNTAX } from '../src/connectors/crowdstrike/crowdstrike-connector';
-import { EQL_QUERY_SYNTAX, LUCENE_QUERY_SYNTAX } from '../src/connectors/elastic/elastic-connector';
+import { ELASTIC_QUERY_SYNTAX, EQL_QUERY_SYNTAX, LUCENE_QUERY_SYNTAX } from '../src/connectors/elastic/elastic-connector';
 import { SENTINEL_QUERY_SYNTAX } from '../src/connectors/sentinel/sentinel-connector';
 import { SPLUNK_QUERY_SYNTAX } from '../src/connectors/splunk/splunk-connector';
 import { POWERSHELL_COMMAND_SYNTAX, SH_COMMAND_SYNTAX } from '../src/executors/caldera/shell-quoting';
@@ -87,6 +87,17 @@ describe('Elastic EQL', () => {
     // raw strings cannot hold a quote
     ['process where process.command_line == """{{v}}"""', 'x""" or true or """', /which a raw """…""" string cannot hold/],
     ['process where process.command_line == """{{v}}"""', 'C:\\x', 'process where process.command_line == """C:\\x"""'],
+  ]);
+});
+
+describe('Elastic Query DSL', () => {
+  check(ELASTIC_QUERY_SYNTAX, [
+    ['{"term": {"host.name": {{v}}}}', '*', '{"term": {"host.name": "*"}}'],
+    ['{"term": {"host.name": {{v}}}}', '"}, "x": {"', '{"term": {"host.name": "\\"}, \\"x\\": {\\""}}'],
+    // a wildcard query: `*`, `?` and `\` escaped, then written as JSON
+    ['{"wildcard": {"process.command_line": {"value": "*{{v}}*"}}}', '*?\\', '{"wildcard": {"process.command_line": {"value": "*\\\\*\\\\?\\\\\\\\*"}}}'],
+    ['{"regexp": {"process.name": {{v}}}}', 'a.*', '{"regexp": {"process.name": "a\\\\.\\\\*"}}'],
+    ['{"query_string": {"query": "host.name:{{v}}"}}', '* OR x', '{"query_string": {"query": "host.name:\\\\*\\\\ OR\\\\ x"}}'],
   ]);
 });
 

@@ -15,14 +15,28 @@ const MAX_EVIDENCE = 20;
 
 /**
  * The Query DSL's strings are JSON strings: `\` and `"` backslash-escaped, control characters become spaces. Times are
- * ISO 8601, which `strict_date_optional_time` (the default date format) reads.
+ * ISO 8601, which `strict_date_optional_time` (the default date format) reads. Where the string is read as a pattern
+ * the value is escaped for it first: in a `wildcard` query `*`, `?` and `\` get a backslash, in a `regexp` query
+ * regex metacharacters do, and in a `query_string`/`simple_query_string` every reserved character does.
  */
 export const ELASTIC_QUERY_SYNTAX: QuerySyntax = {
   quote: '"',
   escapeChar: '\\',
-  escape: (value) => stringEscape(value),
+  escape: (value, context) => stringEscape(context ? dslLiteral(value, context) : value),
   formatTime: (time) => time.toISOString(),
 };
+
+const QUERY_STRING_RESERVED = '\\+-=&|><!(){}[]^"~*?:/ ';
+/** the innermost query the placeholder stands in, as far as the text before it shows */
+const DSL_PATTERN_QUERY = /"(wildcard|regexp|query_string|simple_query_string|term|terms|match|match_phrase|prefix)"\s*:\s*\{[^{}]*(?:\{[^{}]*)?$/;
+
+function dslLiteral(value: string, context: PlaceholderContext): string {
+  const query = DSL_PATTERN_QUERY.exec(context.lead)?.[1];
+  if (query === 'wildcard') return backslashEscape(value, '\\*?');
+  if (query === 'regexp') return backslashEscape(value, LUCENE_REGEX_METACHARACTERS);
+  if (query === 'query_string' || query === 'simple_query_string') return backslashEscape(value, QUERY_STRING_RESERVED);
+  return value;
+}
 
 /**
  * Lucene `query_string` (the `lucene` and `kql` languages): a value becomes a phrase `"…"`, inside which `*` and `?`
@@ -31,6 +45,7 @@ export const ELASTIC_QUERY_SYNTAX: QuerySyntax = {
  */
 export const LUCENE_QUERY_SYNTAX: QuerySyntax = {
   ...ELASTIC_QUERY_SYNTAX,
+  escape: (value) => stringEscape(value),
   escapesOutsideStrings: true,
   otherStrings: [{ open: '/', close: '/', escapeChar: '\\', escape: (value) => stringEscape(backslashEscape(value, LUCENE_REGEX_METACHARACTERS)) }],
 };
