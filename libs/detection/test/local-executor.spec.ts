@@ -126,15 +126,19 @@ describe('loadLocalExecutorSettings and agentExecutorsFromEnv', () => {
   });
 
   it('reads the allowlist, the output cap (1 MiB by default) and the working directory (the temp dir by default)', () => {
+    // a root worker runs commands as nobody (see local-executor-secrets.spec.ts)
+    const runAs = process.getuid?.() === 0 ? { runAs: { user: 'nobody', uid: expect.any(Number), gid: expect.any(Number) } } : {};
     expect(loadLocalExecutorSettings({ LOCAL_EXECUTOR_ALLOWLIST: '/usr/bin/grep, /usr/bin/journalctl,/usr/bin/grep' })).toEqual({
       allowlist: ['/usr/bin/grep', '/usr/bin/journalctl'],
       maxOutputBytes: 1024 * 1024,
       cwd: tmpdir(),
+      ...runAs,
     });
     expect(loadLocalExecutorSettings({ LOCAL_EXECUTOR_ALLOWLIST: '/bin/echo', LOCAL_EXECUTOR_MAX_OUTPUT_BYTES: '4096', LOCAL_EXECUTOR_CWD: '/' })).toEqual({
       allowlist: ['/bin/echo'],
       maxOutputBytes: 4096,
       cwd: '/',
+      ...runAs,
     });
     const executors = agentExecutorsFromEnv({ LOCAL_EXECUTOR_ALLOWLIST: '/bin/echo' });
     expect(executors.map((executor) => executor.name)).toEqual(['local']);

@@ -42,6 +42,8 @@ export interface DetectionConnector {
   readonly syntax: QuerySyntax;
   /** the syntax for one task, when it depends on the task (a connector with several query languages) */
   readonly syntaxFor?: (task: DetectionTaskMessage) => QuerySyntax;
+  /** credentials the connector holds beyond secret-named variables; the worker keeps them out of its responses */
+  readonly secrets?: readonly string[];
   search(request: SearchRequest, signal: AbortSignal): Promise<SearchOutcome>;
 }
 
