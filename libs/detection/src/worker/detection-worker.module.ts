@@ -27,7 +27,9 @@ export class DetectionWorkerModule {
     return {
       module: DetectionWorkerModule,
       providers: [
-        { provide: WORKER_SETTINGS, useValue: workerSettingsOf(
+        {
+          provide: WORKER_SETTINGS,
+          useValue: workerSettingsOf(
             options.app,
             options.detectionType,
             options.env,

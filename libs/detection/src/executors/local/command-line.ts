@@ -1,4 +1,5 @@
 import type { QuerySyntax } from '../../semantics/query-template';
+import { CONTROL_CHARACTERS } from '../../semantics/literal-escaping';
 import { hostLiteral } from '../host-arguments';
 
 /*
@@ -68,8 +69,6 @@ export function splitCommandLine(line: string): string[] {
 export const LOCAL_COMMAND_SYNTAX: QuerySyntax = {
   quote: '"',
   escapeChar: '\\',
-  // eslint-disable-next-line no-control-regex
-  escape: (value, context) =>
-    hostLiteral(value, context, 'argv').replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\u0000-\u001f\u007f]/g, ' '),
+  escape: (value, context) => hostLiteral(value, context, 'argv').replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(CONTROL_CHARACTERS, ' '),
   formatTime: (time) => time.toISOString(),
 };
