@@ -34,6 +34,8 @@ describe('SPL (Splunk)', () => {
     ['index=main CommandLine="*{{v}}*"', 'a*b', /holds "\*"/],
     ['index=main | search host={{v}}', 'web*', /holds "\*"/],
     ['index=main [search host={{v}}]', '*', /holds "\*"/],
+    ['| tstats count where index=main host={{v}}', '*', /holds "\*"/],
+    ['index=main | where searchmatch("host={{v}}")', '*', /holds "\*"/],
     // `?` is not special in SPL
     ['index=main host={{v}}', 'web-0?', 'index=main host="web-0?"'],
     ['index=main host={{v}}', '" OR 1=1', 'index=main host="\\" OR 1=1"'],
@@ -44,6 +46,7 @@ describe('SPL (Splunk)', () => {
     ['index=main host={{v}}', '-v )', 'index=main host="-v )"'],
     // after the search, in eval/where, `*` is a plain character of a string
     ['index=main | where host={{v}}', '*', 'index=main | where host="*"'],
+    ['index=main | eval h={{v}}', '*', 'index=main | eval h="*"'],
     // regex contexts: metacharacters escaped
     ['index=main | regex CommandLine="{{v}}"', 'a.b*(c)', 'index=main | regex CommandLine="a\\\\.b\\\\*\\\\(c\\\\)"'],
     ['index=main | where match(CommandLine, {{v}})', '.*', 'index=main | where match(CommandLine, "\\\\.\\\\*")'],

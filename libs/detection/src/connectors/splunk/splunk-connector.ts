@@ -16,8 +16,8 @@ const MAX_EVIDENCE = 20;
 /**
  * SPL string literals: double quotes, backslash escapes. A value is escaped for the inside of one (`\` and `"`
  * backslash-escaped; control characters, which could end the search line, become spaces), and for what reads it:
- * - in a search (the first segment, `search`, a subsearch) `*` is always a wildcard, even quoted, and SPL cannot
- *   escape it: a value holding `*` is refused (a host `*` would match every host);
+ * - in a search (the first segment, `search`, `tstats`, a subsearch: anywhere but `eval` and `where`) `*` is a
+ *   wildcard, even quoted, and SPL cannot escape it: a value holding `*` is refused (a host `*` would match every host);
  * - after `regex`/`rex`, and as the pattern of `match()`/`replace()`, regex metacharacters are backslash-escaped;
  * - as the pattern of `like()`, `%` and `_` are wildcards SPL cannot escape: refused;
  * - inside `'…'` (a field name in eval and where) nothing is a string: refused.
@@ -52,7 +52,9 @@ function splLiteral(value: string, context: PlaceholderContext): string {
     refuseCharacters(value, '%_', 'which like() reads as wildcards and SPL cannot escape');
     return value;
   }
-  if (command === 'search') refuseCharacters(value, '*', "which SPL's search reads as a wildcard even inside quotes and cannot escape");
+  // only eval and where compare strings as they are; everything else (search, tstats, a subsearch…) reads `*`
+  const literal = (command === 'where' || command === 'eval') && !/\bsearchmatch\s*\([^()]*$/i.test(context.lead);
+  if (!literal) refuseCharacters(value, '*', "which SPL's search reads as a wildcard even inside quotes and cannot escape");
   return value;
 }
 
