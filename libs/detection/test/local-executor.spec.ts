@@ -204,7 +204,21 @@ describe('LocalExecutor running real programs', () => {
       expect(miss).toMatchObject({ eventsFound: 0, events: [] });
     });
 
-    it('judges stderr after stdout', async () => {
+    it('answers error with the reason when output_matches backtracks past its deadline, the event loop free meanwhile', async () => {
+      writeFileSync(join(dir, 'long.log'), `${'a'.repeat(64)}!\n`);
+      let ticks = 0;
+      const ticker = setInterval(() => (ticks += 1), 10);
+      const outcome = await runOnce(
+        executor,
+        agentTask(`/bin/cat ${dir}/long.log`, { match: { output_matches: '^(\\w+\\s?)+$' } }),
+      ).finally(() => clearInterval(ticker));
+      expect(outcome).toMatchObject({ status: 'error', searches: 1 });
+      expect(outcome.error).toMatch(/^detection_config\.match\.output_matches did not finish within 2000 ms .*simplify the pattern/);
+      // ~200 ticks in 2 s when the loop is free; a pattern on the loop would have held it for hours
+      expect(ticks).toBeGreaterThanOrEqual(50);
+    });
+
+        it('judges stderr after stdout', async () => {
       const outcome = await search(executor, `/usr/bin/grep x ${dir}/missing.log`, { match: { exit_code: 2, output_contains: 'No such file' } });
       expect(outcome.eventsFound).toBe(1);
       expect(outcome.rawOutput).toMatch(/^exit code 2\n.*missing\.log: No such file or directory/);
