@@ -73,6 +73,9 @@ describe('the local executor keeps the worker’s secrets from commands', () => 
       [executor, `grep -a PASSWORD ${join(dir, 'innocent.txt')}`],
       [fromRoot, `grep -a PASSWORD proc/${holder.pid}/environ`],
       [fromRoot, 'grep -a PASSWORD proc/1/environ'],
+      // `/` holds /proc: a recursive grep of it would read every environ
+      [executor, 'grep -r -a PASSWORD /'],
+      [executor, 'grep -r -a PASSWORD ../..'],
     ];
     for (const [runner, command] of attempts) {
       const error = await connectorFailure(search(runner, command)).catch((failure: Error) => new Error(`${command}: ${failure.message}`));
@@ -104,6 +107,12 @@ describe('the local executor keeps the worker’s secrets from commands', () => 
     const outcome = await search(executor, `/bin/cat ${file}`);
     expect(outcome.rawOutput).not.toContain(SECRET);
     expect(outcome.rawOutput).toMatch(/Permission denied/);
+  });
+
+  it('refuses a working directory of / or under /proc, where a recursive read without a path would start', () => {
+    for (const cwd of ['/', '/proc', `/proc/${process.pid}`]) {
+      expect(() => loadLocalExecutorSettings({ LOCAL_EXECUTOR_ALLOWLIST: '/usr/bin/grep', LOCAL_EXECUTOR_CWD: cwd })).toThrow(/LOCAL_EXECUTOR_CWD must not be \/ or under \/proc/);
+    }
   });
 
   it('refuses LOCAL_EXECUTOR_USER naming root or nobody at all, naming the variable', () => {

@@ -134,10 +134,10 @@ describe('loadLocalExecutorSettings and agentExecutorsFromEnv', () => {
       cwd: tmpdir(),
       ...runAs,
     });
-    expect(loadLocalExecutorSettings({ LOCAL_EXECUTOR_ALLOWLIST: '/bin/echo', LOCAL_EXECUTOR_MAX_OUTPUT_BYTES: '4096', LOCAL_EXECUTOR_CWD: '/' })).toEqual({
+    expect(loadLocalExecutorSettings({ LOCAL_EXECUTOR_ALLOWLIST: '/bin/echo', LOCAL_EXECUTOR_MAX_OUTPUT_BYTES: '4096', LOCAL_EXECUTOR_CWD: '/usr' })).toEqual({
       allowlist: ['/bin/echo'],
       maxOutputBytes: 4096,
-      cwd: '/',
+      cwd: '/usr',
       ...runAs,
     });
     const executors = agentExecutorsFromEnv({ LOCAL_EXECUTOR_ALLOWLIST: '/bin/echo' });

@@ -72,6 +72,8 @@ export function loadLocalExecutorSettings(env: NodeJS.ProcessEnv): LocalExecutor
   if (config.LOCAL_EXECUTOR_CWD !== undefined && !(isPlainAbsolutePath(cwd) && isDirectory(cwd))) {
     problems.push('LOCAL_EXECUTOR_CWD must be the absolute path of an existing directory');
   }
+  // a command without a file argument (`grep -r PASSWORD`) reads its working directory: never /proc or what holds it
+  if (cwd === '/' || cwd === '/proc' || cwd.startsWith('/proc/')) problems.push('LOCAL_EXECUTOR_CWD must not be / or under /proc');
   const runAs = runAsOf(config.LOCAL_EXECUTOR_USER, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return { allowlist: [...new Set(entries)], maxOutputBytes: config.LOCAL_EXECUTOR_MAX_OUTPUT_BYTES, cwd, ...(runAs && { runAs }) };

@@ -60,7 +60,8 @@ export class LocalExecutor implements DetectionConnector {
   /**
    * Whether an argument names something under /proc: as written (`/proc/1/environ`, `--file=/proc/self/environ`,
    * `../proc/…`), relative to the working directory, or through a symlink (`/dev/fd/../environ`, a link to
-   * /proc/<pid>/environ). Commands may run as the worker's own user, which can read its /proc/<pid>/environ.
+   * /proc/<pid>/environ); `/` holds /proc, so a recursive read of it is refused too. Commands may run as the
+   * worker's own user (a worker that is not root cannot switch), which can read its /proc/<pid>/environ.
    */
   private reachesProcessInfo(arg: string): boolean {
     if (/(?:^|\/)proc(?:\/|$)/.test(arg)) return true;
@@ -162,8 +163,9 @@ function outputOf(stdout: Buffer[], stderr: Buffer[]): string {
   return out.endsWith('\n') ? out + err : `${out}\n${err}`;
 }
 
+/** /proc, what is under it, and `/`, which holds it (`grep -r PASSWORD /` reads /proc/1/environ too). */
 function isUnderProc(path: string): boolean {
-  return path === '/proc' || path.startsWith('/proc/');
+  return path === '/' || path === '/proc' || path.startsWith('/proc/');
 }
 
 function killGroup(child: ChildProcess): void {
