@@ -26,7 +26,12 @@ import { parse, parseAllDocuments } from 'yaml';
 const CI_DIR = dirname(fileURLToPath(import.meta.url));
 
 /** Secrets the manifests reference but never contain: created by the operator (docker/DEPLOYING.md) or by the Cluster Operator. */
-const EXTERNAL_SECRETS = new Set(['purple-secrets', 'purple-broker-passwords', 'purple-connectors']);
+const EXTERNAL_SECRETS = new Set(['purple-secrets', 'purple-broker-passwords', 'purple-api-connectors', 'purple-agent-executors', 'purple-caldera-bridge']);
+/**
+ * The connector Secrets, each read (envFrom) by the one app that uses it: the agent-worker runs host commands, so it
+ * must not hold the SIEM/EDR credentials, nor the api-worker the Caldera key (issue 12).
+ */
+const CONNECTOR_SECRET_OWNERS = { 'purple-api-connectors': 'api-worker', 'purple-agent-executors': 'agent-worker', 'purple-caldera-bridge': 'caldera-bridge' };
 /** The apps KEDA scales on queue depth (issue 6). */
 const SCALED_APPS = ['api-worker', 'agent-worker', 'result-consumer'];
 const APP_CONTAINER = 'app';
@@ -269,6 +274,9 @@ function checkProject(docs, roles, opts, problems) {
         problems.push(`${where}: envFrom ConfigMap ${e.configMapRef.name} does not exist`);
       }
       if (e.secretRef && !e.secretRef.optional) problems.push(`${where}: envFrom Secret ${e.secretRef.name} must be optional or a secretKeyRef per key`);
+      if (e.secretRef && !EXTERNAL_SECRETS.has(e.secretRef.name)) problems.push(`${where}: envFrom Secret ${e.secretRef.name} is not one of the documented ones`);
+      const owner = e.secretRef && CONNECTOR_SECRET_OWNERS[e.secretRef.name];
+      if (owner && owner !== role.app) problems.push(`${where}: reads ${e.secretRef.name}, which only ${owner} may hold`);
     }
     const password = secretRefOf(container, role.passwordEnv);
     if (password?.name !== 'purple-broker-passwords' || password?.key !== role.passwordEnv) {

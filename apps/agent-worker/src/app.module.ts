@@ -20,7 +20,7 @@ export class AgentWorkerModule {
         PlatformModule.forApp('agent-worker', env),
         PersistenceModule.forRoot(),
         MessagingModule.forApp('agent-worker', { prefetch: config.WORKER_PREFETCH }),
-        DetectionWorkerModule.register({ app: 'agent-worker', detectionType: 'agent', env: config, connectors: agentExecutorsFromEnv(source) }),
+        DetectionWorkerModule.register({ app: 'agent-worker', detectionType: 'agent', env: config, connectors: agentExecutorsFromEnv(source), secretEnv: source }),
       ],
     };
   }

@@ -1,5 +1,5 @@
 import { INestApplication } from '@nestjs/common';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DetectionResponseMessage, validateMessage } from '@purple/contracts';
@@ -22,6 +22,8 @@ describe('agent-worker (real broker)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'agent-worker-'));
+    // a root worker runs local commands as nobody, who must be able to read the log
+    chmodSync(dir, 0o755);
     [broker, db] = await Promise.all([createBrokerNamespace(), createTestDatabase()]);
     worker = await startTestService('agent-worker', (env) => AgentWorkerModule.register(env), broker, db.url, {
       WORKER_ID: 'agent-1',

@@ -16,7 +16,7 @@ export class ApiWorkerModule {
         PlatformModule.forApp('api-worker', env),
         PersistenceModule.forRoot(),
         MessagingModule.forApp('api-worker', { prefetch: config.WORKER_PREFETCH }),
-        DetectionWorkerModule.register({ app: 'api-worker', detectionType: 'api', env: config, connectors: apiConnectorsFromEnv(source) }),
+        DetectionWorkerModule.register({ app: 'api-worker', detectionType: 'api', env: config, connectors: apiConnectorsFromEnv(source), secretEnv: source }),
       ],
     };
   }

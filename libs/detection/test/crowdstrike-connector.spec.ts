@@ -210,10 +210,12 @@ describe('FQL: placeholders and the time window', () => {
   it('inserts values as single-quoted literals that cannot close their string', () => {
     const query = renderQueryTemplate(
       "device.hostname:{{host}}+cmdline:'*{{marker}}*'",
-      { host: "web'+product:'*", marker: 'a\\b\'c\nd' },
+      { host: "web'+product:'epp", marker: 'a\\b\'c\nd' },
       CROWDSTRIKE_QUERY_SYNTAX,
     );
-    expect(query).toBe("device.hostname:'web\\'+product:\\'*'+cmdline:'*a\\\\b\\'c d*'");
+    expect(query).toBe("device.hostname:'web\\'+product:\\'epp'+cmdline:'*a\\\\b\\'c d*'");
+    // FQL cannot escape its wildcard: a host `*` is refused rather than matching every host
+    expect(() => renderQueryTemplate('device.hostname:{{host}}', { host: '*' }, CROWDSTRIKE_QUERY_SYNTAX)).toThrow(/holds "\*", which FQL reads as a wildcard/);
   });
 
   it('limits the query to the window, keeping an OR inside it', () => {

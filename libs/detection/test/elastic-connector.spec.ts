@@ -394,7 +394,8 @@ describe('placeholder values stay inside their literal', () => {
   });
 
   it('EQL: the value is one string, the condition after it still applies', async () => {
-    const body = await run('process where host.name == {{host}} and process.command_line : "*{{command}}*" and event.type == "start"', {
+    // `==` compares as it is (after `:` a value holding `*` is refused: see query-injection.spec.ts)
+    const body = await run('process where host.name == {{host}} and process.command_line == "*{{command}}*" and event.type == "start"', {
       query_language: 'eql',
     });
     const query: string = body['query'];
@@ -402,7 +403,7 @@ describe('placeholder values stay inside their literal', () => {
     const host = readLiteral(query, prefix.length);
     expect(host.text).toBe(HOSTILE_AS_SENT);
     const rest = query.slice(host.end + 1);
-    const command = readLiteral(rest, ' and process.command_line : '.length);
+    const command = readLiteral(rest, ' and process.command_line == '.length);
     expect(command.text).toBe(`*${HOSTILE_AS_SENT}*`);
     expect(rest.slice(command.end + 1)).toBe(' and event.type == "start"');
   });
@@ -416,7 +417,15 @@ describe('placeholder values stay inside their literal', () => {
       bool: {
         filter: [
           { range: { '@timestamp': expect.objectContaining({ format: 'strict_date_optional_time' }) } },
-          { bool: { must: [{ term: { 'host.name': HOSTILE_AS_SENT } }, { wildcard: { 'process.command_line': { value: `*${HOSTILE_AS_SENT}*` } } }] } },
+          // in the wildcard query the value's `*` and `\` are escaped: it matches only itself
+          {
+            bool: {
+              must: [
+                { term: { 'host.name': HOSTILE_AS_SENT } },
+                { wildcard: { 'process.command_line': { value: `*${HOSTILE_AS_SENT.replace(/[\\*?]/g, '\\$&')}*` } } },
+              ],
+            },
+          },
         ],
       },
     });

@@ -95,11 +95,16 @@ describe('LOCAL_COMMAND_SYNTAX with the query template', () => {
 
   it('makes every placeholder value exactly one argument, outside or inside quotes', () => {
     for (const value of hostile) {
-      expect(splitCommandLine(renderQueryTemplate('/bin/echo {{v}} end', { v: value }, LOCAL_COMMAND_SYNTAX))).toEqual([
-        '/bin/echo',
-        asArgument(value),
-        'end',
-      ]);
+      // a bare value starting with "-" would be an option: refused (see query-injection.spec.ts)
+      if (value.startsWith('-')) {
+        expect(() => renderQueryTemplate('/bin/echo {{v}} end', { v: value }, LOCAL_COMMAND_SYNTAX)).toThrow(/starts with "-"/);
+      } else {
+        expect(splitCommandLine(renderQueryTemplate('/bin/echo {{v}} end', { v: value }, LOCAL_COMMAND_SYNTAX))).toEqual([
+          '/bin/echo',
+          asArgument(value),
+          'end',
+        ]);
+      }
       expect(splitCommandLine(renderQueryTemplate('/bin/echo "pre {{v}} post" end', { v: value }, LOCAL_COMMAND_SYNTAX))).toEqual([
         '/bin/echo',
         `pre ${asArgument(value)} post`,
@@ -121,15 +126,19 @@ describe('loadLocalExecutorSettings and agentExecutorsFromEnv', () => {
   });
 
   it('reads the allowlist, the output cap (1 MiB by default) and the working directory (the temp dir by default)', () => {
+    // a root worker runs commands as nobody (see local-executor-secrets.spec.ts)
+    const runAs = process.getuid?.() === 0 ? { runAs: { user: 'nobody', uid: expect.any(Number), gid: expect.any(Number) } } : {};
     expect(loadLocalExecutorSettings({ LOCAL_EXECUTOR_ALLOWLIST: '/usr/bin/grep, /usr/bin/journalctl,/usr/bin/grep' })).toEqual({
       allowlist: ['/usr/bin/grep', '/usr/bin/journalctl'],
       maxOutputBytes: 1024 * 1024,
       cwd: tmpdir(),
+      ...runAs,
     });
-    expect(loadLocalExecutorSettings({ LOCAL_EXECUTOR_ALLOWLIST: '/bin/echo', LOCAL_EXECUTOR_MAX_OUTPUT_BYTES: '4096', LOCAL_EXECUTOR_CWD: '/' })).toEqual({
+    expect(loadLocalExecutorSettings({ LOCAL_EXECUTOR_ALLOWLIST: '/bin/echo', LOCAL_EXECUTOR_MAX_OUTPUT_BYTES: '4096', LOCAL_EXECUTOR_CWD: '/usr' })).toEqual({
       allowlist: ['/bin/echo'],
       maxOutputBytes: 4096,
-      cwd: '/',
+      cwd: '/usr',
+      ...runAs,
     });
     const executors = agentExecutorsFromEnv({ LOCAL_EXECUTOR_ALLOWLIST: '/bin/echo' });
     expect(executors.map((executor) => executor.name)).toEqual(['local']);
@@ -195,7 +204,21 @@ describe('LocalExecutor running real programs', () => {
       expect(miss).toMatchObject({ eventsFound: 0, events: [] });
     });
 
-    it('judges stderr after stdout', async () => {
+    it('answers error with the reason when output_matches backtracks past its deadline, the event loop free meanwhile', async () => {
+      writeFileSync(join(dir, 'long.log'), `${'a'.repeat(64)}!\n`);
+      let ticks = 0;
+      const ticker = setInterval(() => (ticks += 1), 10);
+      const outcome = await runOnce(
+        executor,
+        agentTask(`/bin/cat ${dir}/long.log`, { match: { output_matches: '^(\\w+\\s?)+$' } }),
+      ).finally(() => clearInterval(ticker));
+      expect(outcome).toMatchObject({ status: 'error', searches: 1 });
+      expect(outcome.error).toMatch(/^detection_config\.match\.output_matches did not finish within 2000 ms .*simplify the pattern/);
+      // ~200 ticks in 2 s when the loop is free; a pattern on the loop would have held it for hours
+      expect(ticks).toBeGreaterThanOrEqual(50);
+    });
+
+        it('judges stderr after stdout', async () => {
       const outcome = await search(executor, `/usr/bin/grep x ${dir}/missing.log`, { match: { exit_code: 2, output_contains: 'No such file' } });
       expect(outcome.eventsFound).toBe(1);
       expect(outcome.rawOutput).toMatch(/^exit code 2\n.*missing\.log: No such file or directory/);

@@ -40,6 +40,10 @@ export interface DetectionConnector {
   readonly name: string;
   /** how placeholder values are quoted and escaped in this product's query language */
   readonly syntax: QuerySyntax;
+  /** the syntax for one task, when it depends on the task (a connector with several query languages) */
+  readonly syntaxFor?: (task: DetectionTaskMessage) => QuerySyntax;
+  /** credentials the connector holds beyond secret-named variables; the worker keeps them out of its responses */
+  readonly secrets?: readonly string[];
   search(request: SearchRequest, signal: AbortSignal): Promise<SearchOutcome>;
 }
 

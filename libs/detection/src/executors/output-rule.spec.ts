@@ -48,18 +48,18 @@ describe('outputRuleOf', () => {
 });
 
 describe('judgeCommandResult', () => {
-  it('judges each line on its first MAX_JUDGED_LINE_LENGTH characters, so a pattern never runs over a huge line', () => {
+  it('judges each line on its first MAX_JUDGED_LINE_LENGTH characters, so a pattern never runs over a huge line', async () => {
     const rule = outputRuleOf({ match: { output_matches: 'MARK$' } });
     const padding = 'x'.repeat(MAX_JUDGED_LINE_LENGTH - 4);
-    expect(judgeCommandResult({ exitCode: 0, output: `${padding}MARK` }, rule).eventsFound).toBe(1);
+    expect((await judgeCommandResult({ exitCode: 0, output: `${padding}MARK` }, rule)).eventsFound).toBe(1);
     // the same marker just past the bound is not seen
-    expect(judgeCommandResult({ exitCode: 0, output: `${padding}xMARK` }, rule).eventsFound).toBe(0);
+    expect((await judgeCommandResult({ exitCode: 0, output: `${padding}xMARK` }, rule)).eventsFound).toBe(0);
     // the whole output is still kept as the raw answer
-    expect(judgeCommandResult({ exitCode: 0, output: `${padding}xMARK` }, rule).rawOutput).toContain('xMARK');
+    expect((await judgeCommandResult({ exitCode: 0, output: `${padding}xMARK` }, rule)).rawOutput).toContain('xMARK');
   });
 
-  it('detects by exit code, counting the output lines as events and keeping the output as raw output', () => {
-    const outcome = judgeCommandResult({ exitCode: 0, output: 'line one\n\nline two\n' }, { exitCodes: [0] });
+  it('detects by exit code, counting the output lines as events and keeping the output as raw output', async () => {
+    const outcome = (await judgeCommandResult({ exitCode: 0, output: 'line one\n\nline two\n' }, { exitCodes: [0] }));
     expect(outcome).toEqual({
       eventsFound: 2,
       events: [{ id: 'line one' }, { id: 'line two' }],
@@ -67,52 +67,83 @@ describe('judgeCommandResult', () => {
     });
   });
 
-  it('keeps one event for a matching exit code without output, and the event time when given', () => {
+  it('keeps one event for a matching exit code without output, and the event time when given', async () => {
     const at = new Date('2025-01-10T12:00:00Z');
-    expect(judgeCommandResult({ exitCode: 0, output: '' }, { exitCodes: [0] }, at)).toMatchObject({
+    expect((await judgeCommandResult({ exitCode: 0, output: '' }, { exitCodes: [0] }, at))).toMatchObject({
       eventsFound: 1,
       events: [{ id: '(exit code matched)', eventTime: at }],
     });
   });
 
-  it('misses on another exit code, and on a killed command (no exit code)', () => {
-    expect(judgeCommandResult({ exitCode: 1, output: 'x\n' }, { exitCodes: [0] })).toEqual({ eventsFound: 0, events: [], rawOutput: 'exit code 1\nx\n' });
-    expect(judgeCommandResult({ exitCode: 2, output: '' }, { exitCodes: [0, 2] }).eventsFound).toBe(1);
-    expect(judgeCommandResult({ exitCode: null, output: 'x' }, { exitCodes: [0] })).toEqual({
+  it('misses on another exit code, and on a killed command (no exit code)', async () => {
+    expect((await judgeCommandResult({ exitCode: 1, output: 'x\n' }, { exitCodes: [0] }))).toEqual({ eventsFound: 0, events: [], rawOutput: 'exit code 1\nx\n' });
+    expect((await judgeCommandResult({ exitCode: 2, output: '' }, { exitCodes: [0, 2] })).eventsFound).toBe(1);
+    expect((await judgeCommandResult({ exitCode: null, output: 'x' }, { exitCodes: [0] }))).toEqual({
       eventsFound: 0,
       events: [],
       rawOutput: 'exit code none (killed)\nx',
     });
   });
 
-  it('detects by output lines: only matching lines are events, whatever the exit code when none is required', () => {
+  it('detects by output lines: only matching lines are events, whatever the exit code when none is required', async () => {
     const output = 'Jan 10 sshd[1]: Accepted key for bob\r\nJan 10 sshd[2]: FAILED password for root\nJan 10 cron[3]: failed password\n';
-    const outcome = judgeCommandResult({ exitCode: 3, output }, { outputPattern: /failed password for/i });
+    const outcome = (await judgeCommandResult({ exitCode: 3, output }, { outputPattern: /failed password for/i }));
     expect(outcome.eventsFound).toBe(1);
     expect(outcome.events).toEqual([{ id: 'Jan 10 sshd[2]: FAILED password for root' }]);
 
-    const both = judgeCommandResult({ exitCode: 0, output }, { outputPattern: /password/i, outputContains: 'cron' });
+    const both = (await judgeCommandResult({ exitCode: 0, output }, { outputPattern: /password/i, outputContains: 'cron' }));
     expect(both.events).toEqual([{ id: 'Jan 10 cron[3]: failed password' }]);
   });
 
-  it('needs every condition: matching lines with the wrong exit code, or the right code without a matching line, miss', () => {
+  it('needs every condition: matching lines with the wrong exit code, or the right code without a matching line, miss', async () => {
     const rule = { exitCodes: [0], outputContains: 'marker-7' };
-    expect(judgeCommandResult({ exitCode: 1, output: 'marker-7\n' }, rule).eventsFound).toBe(0);
-    expect(judgeCommandResult({ exitCode: 0, output: 'marker-8\n' }, rule).eventsFound).toBe(0);
-    expect(judgeCommandResult({ exitCode: 0, output: 'a marker-7 b\n' }, rule).eventsFound).toBe(1);
+    expect((await judgeCommandResult({ exitCode: 1, output: 'marker-7\n' }, rule)).eventsFound).toBe(0);
+    expect((await judgeCommandResult({ exitCode: 0, output: 'marker-8\n' }, rule)).eventsFound).toBe(0);
+    expect((await judgeCommandResult({ exitCode: 0, output: 'a marker-7 b\n' }, rule)).eventsFound).toBe(1);
   });
 
-  it('gives the same answer for every line: a pattern keeps no state between lines', () => {
+  it('gives the same answer for every line: a pattern keeps no state between lines', async () => {
     const rule = outputRuleOf({ match: { output_matches: 'hit' } });
-    expect(judgeCommandResult({ exitCode: 0, output: 'hit\nhit\nhit\n' }, rule).eventsFound).toBe(3);
+    expect((await judgeCommandResult({ exitCode: 0, output: 'hit\nhit\nhit\n' }, rule)).eventsFound).toBe(3);
   });
 
-  it('keeps the first 20 matching lines, each cut to 200 characters, but counts them all', () => {
+  it('keeps the first 20 matching lines, each cut to 200 characters, but counts them all', async () => {
     const output = Array.from({ length: 25 }, (_, i) => `${i}:${'x'.repeat(300)}`).join('\n');
-    const outcome = judgeCommandResult({ exitCode: 0, output }, { outputContains: 'x' });
+    const outcome = (await judgeCommandResult({ exitCode: 0, output }, { outputContains: 'x' }));
     expect(outcome.eventsFound).toBe(25);
     expect(outcome.events).toHaveLength(20);
     expect(outcome.events[0].id).toBe(`0:${'x'.repeat(198)}`);
     expect(outcome.events[19].id?.startsWith('19:')).toBe(true);
+  });
+});
+
+describe('judgeCommandResult with a backtracking pattern (ReDoS)', () => {
+  it('stops a catastrophic pattern at its deadline with an error saying why, while the event loop keeps running', async () => {
+    const rule = outputRuleOf({ match: { output_matches: '^(\\w+\\s?)+$' } });
+    // 26 characters already took 0.67 s on the event loop; 40 would take hours
+    const output = `${'a'.repeat(40)}!\n`;
+    let ticks = 0;
+    const ticker = setInterval(() => (ticks += 1), 10);
+    const startedAt = Date.now();
+    try {
+      const failure = await judgeCommandResult({ exitCode: 0, output }, rule, undefined, 500).then(
+        () => undefined,
+        (error: unknown) => error as ConnectorError,
+      );
+      expect(failure).toBeInstanceOf(ConnectorError);
+      expect(failure?.retryable).toBe(false);
+      expect(failure?.message).toMatch(/^detection_config\.match\.output_matches did not finish within 500 ms .*backtracks/);
+    } finally {
+      clearInterval(ticker);
+    }
+    const elapsed = Date.now() - startedAt;
+    expect(elapsed).toBeLessThan(5000);
+    // the timer kept firing while the pattern ran: the event loop was never held (a blocked loop fires it ~once)
+    expect(ticks).toBeGreaterThanOrEqual(10);
+  });
+
+  it('still answers at once for a well-behaved pattern on the same output', async () => {
+    const rule = outputRuleOf({ match: { output_matches: '^a+!$' } });
+    expect((await judgeCommandResult({ exitCode: 0, output: `${'a'.repeat(40)}!\n` }, rule, undefined, 500)).eventsFound).toBe(1);
   });
 });

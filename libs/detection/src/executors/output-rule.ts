@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { ConnectorError, MatchedEvent, SearchOutcome } from '../connectors/connector';
 
 /** What a host command left: its exit code (null when it was killed) and its output (stdout, then stderr). */
@@ -27,11 +28,16 @@ export interface OutputRule {
 const MAX_PATTERN_LENGTH = 500;
 /** matching lines kept as evidence */
 const MAX_MATCHED_LINES = 20;
-/**
- * Each line is judged on its first this many characters: a task's pattern runs on the worker's event loop, and a
- * bound on its input bounds how long a badly written (backtracking) pattern can hold it.
- */
+/** Each line is judged on its first this many characters. */
 export const MAX_JUDGED_LINE_LENGTH = 4096;
+/**
+ * How long `output_matches` may run over one command's output. JavaScript's regular expressions backtrack, so a
+ * pattern such as `^(\w+\s?)+$` can take exponential time on a few dozen characters: the matching runs in a worker
+ * thread that is terminated at this deadline, and the worker's event loop never waits on the pattern.
+ */
+export const OUTPUT_MATCH_TIMEOUT_MS = 2000;
+/** heap of the matching thread: the lines and the pattern's state, nothing more */
+const MATCH_THREAD_HEAP_MB = 64;
 
 /** The task's rule; a malformed one is a final error (the same task would fail the same way every time). */
 export function outputRuleOf(config: Record<string, unknown> | null | undefined): OutputRule {
@@ -74,22 +80,26 @@ export function outputRuleOf(config: Record<string, unknown> | null | undefined)
 
 /**
  * The command's result judged by the rule, as a search outcome: a match counts the matching output lines (at least
- * one), keeps them as evidence ids, and keeps the output as the raw answer.
+ * one), keeps them as evidence ids, and keeps the output as the raw answer. A pattern that runs past
+ * `matchTimeoutMs` is stopped and the task fails with a final error saying so.
  */
-export function judgeCommandResult(result: CommandResult, rule: OutputRule, eventTime?: Date): SearchOutcome {
+export async function judgeCommandResult(
+  result: CommandResult,
+  rule: OutputRule,
+  eventTime?: Date,
+  matchTimeoutMs = OUTPUT_MATCH_TIMEOUT_MS,
+): Promise<SearchOutcome> {
   const lines = result.output
     .split(/\r?\n/)
     .filter((line) => line.trim() !== '')
     .map((line) => line.slice(0, MAX_JUDGED_LINE_LENGTH));
   const exitOk = rule.exitCodes === undefined || (result.exitCode !== null && rule.exitCodes.includes(result.exitCode));
   const lineRules = rule.outputPattern !== undefined || rule.outputContains !== undefined;
-  const matching = lineRules
-    ? lines.filter(
-        (line) =>
-          (rule.outputPattern === undefined || rule.outputPattern.test(line)) &&
-          (rule.outputContains === undefined || line.includes(rule.outputContains)),
-      )
-    : lines;
+  let matching = lineRules && rule.outputContains !== undefined ? lines.filter((line) => line.includes(rule.outputContains as string)) : lines;
+  // the pattern runs only where it can change the verdict, and never on this thread
+  if (rule.outputPattern !== undefined && exitOk && matching.length > 0) {
+    matching = await linesMatching(matching, rule.outputPattern, matchTimeoutMs);
+  }
   const detected = exitOk && (!lineRules || matching.length > 0);
   const events: MatchedEvent[] = detected
     ? (matching.length > 0 ? matching : ['(exit code matched)']).slice(0, MAX_MATCHED_LINES).map((line) => ({
@@ -102,6 +112,49 @@ export function judgeCommandResult(result: CommandResult, rule: OutputRule, even
     events,
     rawOutput: `exit code ${result.exitCode ?? 'none (killed)'}\n${result.output}`,
   };
+}
+
+/** The thread's code: plain JavaScript, so it runs the same under ts-jest and in the built app. */
+const MATCH_THREAD_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const pattern = new RegExp(workerData.source, workerData.flags);
+parentPort.postMessage(workerData.lines.map((line) => pattern.test(line)));
+`;
+
+/** The lines `pattern` matches, tested in a worker thread that is terminated after `timeoutMs`. */
+export function linesMatching(lines: string[], pattern: RegExp, timeoutMs: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(MATCH_THREAD_SOURCE, {
+      eval: true,
+      workerData: { source: pattern.source, flags: pattern.flags, lines },
+      resourceLimits: { maxOldGenerationSizeMb: MATCH_THREAD_HEAP_MB },
+      stdout: true,
+      stderr: true,
+    });
+    let settled = false;
+    const settle = (finish: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      finish();
+      void worker.terminate();
+    };
+    const deadline = setTimeout(
+      () =>
+        settle(() =>
+          reject(
+            invalid(
+              `detection_config.match.output_matches did not finish within ${timeoutMs} ms on the command's output and was stopped ` +
+                '(a pattern that backtracks, such as nested quantifiers like (\\w+\\s?)+, can take exponential time): simplify the pattern',
+            ),
+          ),
+        ),
+      timeoutMs,
+    );
+    worker.once('message', (verdicts: boolean[]) => settle(() => resolve(lines.filter((_, index) => verdicts[index]))));
+    worker.once('error', (error) => settle(() => reject(invalid(`detection_config.match.output_matches could not be run: ${error.message}`))));
+    worker.once('exit', (code) => settle(() => reject(invalid(`detection_config.match.output_matches could not be run (the matching thread exited with ${code})`))));
+  });
 }
 
 function invalid(message: string): ConnectorError {

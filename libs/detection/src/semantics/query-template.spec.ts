@@ -24,7 +24,7 @@ describe('renderQueryTemplate (Splunk syntax)', () => {
   });
 
   it('escapes backslashes and turns control characters into spaces', () => {
-    expect(render('path={{command}}', { command: 'C:\\Windows\\x\nsearch *' })).toBe('path="C:\\\\Windows\\\\x search *"');
+    expect(render('path={{command}}', { command: 'C:\\Windows\\x\nsearch |' })).toBe('path="C:\\\\Windows\\\\x search |"');
   });
 
   it('tracks escaped quotes in the template when deciding whether a placeholder is inside a string', () => {

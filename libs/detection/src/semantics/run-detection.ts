@@ -57,7 +57,8 @@ export class RunDetection {
     const window = searchWindow(executedAt, settings);
     let query: string;
     try {
-      query = renderQueryTemplate(task.query.content, placeholderValues(task, window, connector.syntax), connector.syntax);
+      const syntax = connector.syntaxFor?.(task) ?? connector.syntax;
+      query = renderQueryTemplate(task.query.content, placeholderValues(task, window, syntax), syntax);
     } catch (error) {
       if (error instanceof TemplateError) return failed(`query template: ${error.message}`, 0);
       throw error;

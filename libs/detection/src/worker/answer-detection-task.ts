@@ -5,6 +5,7 @@ import { ConnectorRegistry } from '../connectors/registry';
 import { CLOCK, Clock } from '../semantics/clock';
 import { DetectionAbortedError, DetectionOutcome, RunDetection } from '../semantics/run-detection';
 import { resolveDetectionSettings } from '../semantics/settings';
+import { withoutSecrets } from './secret-values';
 import { WORKER_SETTINGS, WORKER_VERSION, WorkerSettings } from './worker-settings';
 
 /** `results.raw_output` keeps this many characters of what the product answered. */
@@ -54,6 +55,8 @@ export class AnswerDetectionTask {
     answer: Partial<Omit<DetectionOutcome, 'status'>> & { status: ResponseStatus; error?: string },
   ): DetectionResponseMessage {
     const finishedAt = this.clock.now();
+    // whatever a command or product echoed of the worker's credentials is replaced before anything is stored
+    const clean = (text: string) => withoutSecrets(text, this.settings.secrets);
     const detected = answer.status === 'detected';
     const response: DetectionResponseMessage = {
       detection_id: `det-${randomUUID()}`,
@@ -66,8 +69,8 @@ export class AnswerDetectionTask {
       confidence: answer.confidence ?? 0,
       results: {
         events_found: answer.eventsFound ?? 0,
-        ...(answer.ruleMatched !== undefined && { rule_matched: answer.ruleMatched }),
-        raw_output: truncate(answer.rawOutput ?? '', RAW_OUTPUT_LIMIT),
+        ...(answer.ruleMatched !== undefined && { rule_matched: clean(answer.ruleMatched) }),
+        raw_output: truncate(clean(answer.rawOutput ?? ''), RAW_OUTPUT_LIMIT),
         execution_time_ms: finishedAt - startedAt,
       },
       timestamp: new Date(finishedAt).toISOString(),
@@ -77,11 +80,11 @@ export class AnswerDetectionTask {
         version: WORKER_VERSION,
       },
       status: answer.status,
-      ...(answer.error !== undefined && { error: answer.error }),
+      ...(answer.error !== undefined && { error: clean(answer.error) }),
       attempt: task.attempt ?? 1,
       evidence: (answer.events ?? []).map((event) => ({
-        ...(event.id !== undefined && { id: event.id }),
-        ...(event.link !== undefined && { link: event.link }),
+        ...(event.id !== undefined && { id: clean(event.id) }),
+        ...(event.link !== undefined && { link: clean(event.link) }),
         ...(event.eventTime !== undefined && { event_time: event.eventTime.toISOString() }),
       })),
     };

@@ -16,6 +16,8 @@ export interface DetectionWorkerOptions {
   env: DetectionWorkerEnv;
   /** the configured connectors (api) or executors (agent); a task for any other is answered `unsupported` */
   connectors: DetectionConnector[];
+  /** where the app read its configuration (default process.env): its secret values never leave in a response */
+  secretEnv?: NodeJS.ProcessEnv;
 }
 
 /** A detection worker: needs MessagingModule.forApp(app) (its connection and confirmed publisher) in the app. */
@@ -25,7 +27,16 @@ export class DetectionWorkerModule {
     return {
       module: DetectionWorkerModule,
       providers: [
-        { provide: WORKER_SETTINGS, useValue: workerSettingsOf(options.app, options.detectionType, options.env) },
+        {
+          provide: WORKER_SETTINGS,
+          useValue: workerSettingsOf(
+            options.app,
+            options.detectionType,
+            options.env,
+            options.secretEnv,
+            options.connectors.flatMap((connector) => connector.secrets ?? []),
+          ),
+        },
         { provide: CLOCK, useValue: systemClock },
         { provide: ConnectorRegistry, useValue: new ConnectorRegistry(options.connectors) },
         RunDetection,

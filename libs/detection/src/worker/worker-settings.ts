@@ -3,6 +3,7 @@ import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
 import { hostname } from 'node:os';
 import type { DetectionType } from '@purple/contracts';
 import { DetectionDefaultsEnv, DetectionSettings, detectionDefaultsOf } from '../semantics/settings';
+import { secretValuesOf } from './secret-values';
 
 /** A detection worker's environment: the common variables, the semantics' defaults and these. */
 export class DetectionWorkerEnv extends DetectionDefaultsEnv {
@@ -26,15 +27,24 @@ export interface WorkerSettings {
   detectionType: DetectionType;
   workerId: string;
   defaults: DetectionSettings & { maxWindowAfterSeconds: number };
+  /** the worker's secret values, replaced in every response (see secret-values.ts) */
+  secrets: readonly string[];
 }
 
 export const WORKER_SETTINGS = Symbol('WORKER_SETTINGS');
 
-export function workerSettingsOf(app: string, detectionType: DetectionType, env: DetectionWorkerEnv): WorkerSettings {
+export function workerSettingsOf(
+  app: string,
+  detectionType: DetectionType,
+  env: DetectionWorkerEnv,
+  secretEnv: NodeJS.ProcessEnv = process.env,
+  connectorSecrets: readonly string[] = [],
+): WorkerSettings {
   return {
     detectionType,
     workerId: env.WORKER_ID ?? `${app}-${hostname()}-${process.pid}`,
     defaults: detectionDefaultsOf(env),
+    secrets: secretValuesOf(process.env, secretEnv, connectorSecrets),
   };
 }
 

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Clock, systemClock } from '../../semantics/clock';
+import { CONTROL_CHARACTERS, refuseCharacters } from '../../semantics/literal-escaping';
 import { QuerySyntax } from '../../semantics/query-template';
 import { ConnectorError, DetectionConnector, MatchedEvent, SearchOutcome, SearchRequest } from '../connector';
 import { HttpAnswer, HttpCall } from '../http-client';
@@ -12,16 +13,23 @@ const MAX_EVIDENCE = 20;
 const MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
 
 /**
- * FQL string literals: single quotes, backslash escapes. A value is escaped for the inside of one (`\` and `'`
- * backslash-escaped; control characters become spaces). `{{earliest}}`/`{{latest}}` are ISO 8601 (UTC).
+ * FQL string literals: `'…'` (and `"…"`), backslash escapes. A value is escaped for the inside of one (`\\` and its
+ * quote backslash-escaped; control characters become spaces). FQL reads `*` in a string as a wildcard and has no way
+ * to escape it, so a value holding `*` is refused (a hostname `*` would match every host). `{{earliest}}`/`{{latest}}`
+ * are ISO 8601 (UTC).
  */
 export const CROWDSTRIKE_QUERY_SYNTAX: QuerySyntax = {
   quote: "'",
   escapeChar: '\\',
-  // eslint-disable-next-line no-control-regex
-  escape: (value) => value.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/[\u0000-\u001f\u007f]/g, ' '),
+  escape: (value) => fqlEscaped(value, "'"),
+  otherStrings: [{ open: '"', close: '"', escapeChar: '\\', escape: (value) => fqlEscaped(value, '"') }],
   formatTime: (time) => time.toISOString(),
 };
+
+function fqlEscaped(value: string, quote: string): string {
+  refuseCharacters(value, '*', 'which FQL reads as a wildcard and cannot escape');
+  return value.replace(/\\/g, '\\\\').split(quote).join(`\\${quote}`).replace(CONTROL_CHARACTERS, ' ');
+}
 
 /**
  * CrowdStrike Falcon through its Alerts API, with an OAuth2 API client (`POST /oauth2/token`):

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import type { DetectionTaskMessage } from '@purple/contracts';
 import { Clock, systemClock } from '../../semantics/clock';
-import { QuerySyntax } from '../../semantics/query-template';
+import { backslashEscape, CONTROL_CHARACTERS, LUCENE_REGEX_METACHARACTERS, refuseCharacters } from '../../semantics/literal-escaping';
+import { PlaceholderContext, QuerySyntax } from '../../semantics/query-template';
 import { ConnectorError, DetectionConnector, MatchedEvent, SearchOutcome, SearchRequest } from '../connector';
 import { callProduct, jsonObjectOf } from '../product-http';
 import { ElasticHit, ElasticResult, elasticErrorText, fieldOf, parseElasticTime, parseEqlResponse, parseSearchResponse } from './elastic-response';
@@ -13,18 +14,91 @@ const MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
 const MAX_EVIDENCE = 20;
 
 /**
- * One string literal serves all three query languages: a Lucene phrase, an EQL string and a JSON string are all
- * `"…"` with backslash escapes. Escaping `\` and `"` keeps a value inside any of them; control characters become
- * spaces (JSON forbids them raw, and a newline could end an EQL line comment). Times are ISO 8601, which
- * `strict_date_optional_time` (the default date format) reads.
+ * The Query DSL's strings are JSON strings: `\` and `"` backslash-escaped, control characters become spaces. Times are
+ * ISO 8601, which `strict_date_optional_time` (the default date format) reads. Where the string is read as a pattern
+ * the value is escaped for it first: in a `wildcard` query `*`, `?` and `\` get a backslash, in a `regexp` query
+ * regex metacharacters do, and in a `query_string`/`simple_query_string` every reserved character does.
  */
 export const ELASTIC_QUERY_SYNTAX: QuerySyntax = {
   quote: '"',
   escapeChar: '\\',
-  // eslint-disable-next-line no-control-regex
-  escape: (value) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, ' '),
+  escape: (value, context) => stringEscape(context ? dslLiteral(value, context) : value),
   formatTime: (time) => time.toISOString(),
 };
+
+const QUERY_STRING_RESERVED = '\\+-=&|><!(){}[]^"~*?:/ ';
+/** the innermost query the placeholder stands in, as far as the text before it shows */
+const DSL_PATTERN_QUERY = /"(wildcard|regexp|query_string|simple_query_string|term|terms|match|match_phrase|prefix)"\s*:\s*\{[^{}]*(?:\{[^{}]*)?$/;
+
+function dslLiteral(value: string, context: PlaceholderContext): string {
+  const query = DSL_PATTERN_QUERY.exec(context.lead)?.[1];
+  if (query === 'wildcard') return backslashEscape(value, '\\*?');
+  if (query === 'regexp') return backslashEscape(value, LUCENE_REGEX_METACHARACTERS);
+  if (query === 'query_string' || query === 'simple_query_string') return backslashEscape(value, QUERY_STRING_RESERVED);
+  return value;
+}
+
+/**
+ * Lucene `query_string` (the `lucene` and `kql` languages): a value becomes a phrase `"…"`, inside which `*` and `?`
+ * are plain characters (a host `*` is the term `*`, not every host). Inside a template's `/…/` (a regular
+ * expression) the value's regex metacharacters are backslash-escaped.
+ */
+export const LUCENE_QUERY_SYNTAX: QuerySyntax = {
+  ...ELASTIC_QUERY_SYNTAX,
+  escape: (value) => stringEscape(value),
+  escapesOutsideStrings: true,
+  otherStrings: [{ open: '/', close: '/', escapeChar: '\\', escape: (value) => stringEscape(backslashEscape(value, LUCENE_REGEX_METACHARACTERS)) }],
+};
+
+/**
+ * EQL strings: `"…"` with backslash escapes, and raw `"""…"""` without any. What reads the string decides the rest:
+ * after `:`, `like`, `like~` or in `wildcard()` the characters `*` and `?` are wildcards that EQL cannot escape, so a
+ * value holding them is refused there; after `regex`/`regex~` regex metacharacters are backslash-escaped; after
+ * `==`, `!=`, `in` and in functions such as `stringContains()` the value is compared as it is.
+ */
+export const EQL_QUERY_SYNTAX: QuerySyntax = {
+  ...ELASTIC_QUERY_SYNTAX,
+  escape: (value, context) => stringEscape(context ? eqlLiteral(value, context) : value),
+  otherStrings: [
+    {
+      open: '"""',
+      close: '"""',
+      escape: (value, context) => {
+        refuseCharacters(value, '"', 'which a raw """…""" string cannot hold: use "…"');
+        return eqlLiteral(value, context).replace(CONTROL_CHARACTERS, ' ');
+      },
+    },
+  ],
+};
+
+function stringEscape(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, ' ');
+}
+
+/** the comparison before an EQL string, past the strings already in a `( "a", "b", ` list */
+const EQL_OPERATOR = /(:|\blike~?|\bregex~?|==|!=|\bin~?|\bwildcard\s*\([^,()]*,)\s*(?:\(\s*(?:"(?:[^"\\]|\\.)*"\s*,\s*)*)?$/i;
+
+function eqlLiteral(value: string, context: PlaceholderContext): string {
+  const operator = EQL_OPERATOR.exec(context.lead)?.[1]?.toLowerCase() ?? '';
+  if (operator.startsWith('regex')) return backslashEscape(value, LUCENE_REGEX_METACHARACTERS);
+  if (operator === ':' || operator.startsWith('like') || operator.startsWith('wildcard')) {
+    refuseCharacters(value, '*?', `which EQL's ${operator.startsWith('wildcard') ? 'wildcard()' : operator} reads as wildcards and cannot escape`);
+  }
+  return value;
+}
+
+/** The string syntax of the task's query language (the connector's default when the language is not valid). */
+export function elasticSyntaxOf(task: DetectionTaskMessage): QuerySyntax {
+  let language: ElasticQueryLanguage;
+  try {
+    language = queryLanguageOf(task);
+  } catch {
+    // the search refuses the language with its own message
+    return ELASTIC_QUERY_SYNTAX;
+  }
+  return language === 'eql' ? EQL_QUERY_SYNTAX : language === 'dsl' ? ELASTIC_QUERY_SYNTAX : LUCENE_QUERY_SYNTAX;
+}
 
 /**
  * How a task's query is written: `lucene` (also `kql`, run the same way) → a `query_string` query; `eql` → the EQL
@@ -42,6 +116,7 @@ export type ElasticQueryLanguage = (typeof ELASTIC_QUERY_LANGUAGES)[number];
 export class ElasticConnector implements DetectionConnector {
   readonly name: string;
   readonly syntax = ELASTIC_QUERY_SYNTAX;
+  readonly syntaxFor = elasticSyntaxOf;
   private readonly authorization: string;
 
   constructor(

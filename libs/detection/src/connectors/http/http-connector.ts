@@ -55,10 +55,14 @@ export class HttpConnector implements DetectionConnector {
   readonly name = 'http';
   readonly syntax = JSON_QUERY_SYNTAX;
 
+  readonly secrets: readonly string[];
+
   constructor(
     private readonly settings: HttpConnectorSettings,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.secrets = [...settings.targets.values()].flatMap((target) => target.secrets);
+  }
 
   async search(request: SearchRequest, signal: AbortSignal): Promise<SearchOutcome> {
     const spec = this.specOf(request);

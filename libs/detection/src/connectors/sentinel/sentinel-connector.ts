@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Clock, systemClock } from '../../semantics/clock';
-import { QuerySyntax } from '../../semantics/query-template';
+import { backslashEscape, CONTROL_CHARACTERS, pipelineCommandOf, refuseCharacters, REGEX_METACHARACTERS } from '../../semantics/literal-escaping';
+import { PlaceholderContext, QuerySyntax, UnsafeValueError } from '../../semantics/query-template';
 import { ConnectorError, DetectionConnector, MatchedEvent, SearchOutcome, SearchRequest } from '../connector';
 import { HttpAnswer } from '../http-client';
 import { ClientCredentialsToken } from '../oauth/client-credentials-token';
@@ -17,17 +18,43 @@ export const SENTINEL_ID_COLUMNS = ['SystemAlertId', '_ItemId', 'EventRecordId',
 export const SENTINEL_TIME_COLUMNS = ['TimeGenerated', 'TimeCreated', 'timestamp', 'Timestamp'];
 
 /**
- * KQL string literals: double quotes, backslash escapes. A value is escaped for the inside of one (`\` and `"`
- * backslash-escaped; control characters, which a literal cannot hold raw, become spaces). `{{earliest}}`/`{{latest}}`
- * are ISO 8601, e.g. `datetime({{earliest}})`.
+ * KQL string literals, in every form the language has, each escaped its own way: `"…"` and `'…'` (backslash escapes),
+ * verbatim `@"…"` and `@'…'` (the quote doubled, backslashes plain), and multi-line ```` ```…``` ```` (no escapes: a
+ * value holding ```` ``` ```` is refused). Control characters become spaces. After `matches regex` the value's regex
+ * metacharacters are backslash-escaped; in a `search` (where `*` is a wildcard) a value holding `*` is refused.
+ * `{{earliest}}`/`{{latest}}` are ISO 8601, e.g. `datetime({{earliest}})`.
  */
 export const SENTINEL_QUERY_SYNTAX: QuerySyntax = {
   quote: '"',
   escapeChar: '\\',
-  // eslint-disable-next-line no-control-regex
-  escape: (value) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\u0000-\u001f\u007f]/g, ' '),
+  escape: (value, context) => kqlEscaped(kqlLiteral(value, context), '"'),
+  otherStrings: [
+    { open: "'", close: "'", escapeChar: '\\', escape: (value, context) => kqlEscaped(kqlLiteral(value, context), "'") },
+    { open: '@"', close: '"', doubledClose: true, escape: (value, context) => kqlLiteral(value, context).replace(CONTROL_CHARACTERS, ' ').replace(/"/g, '""') },
+    { open: "@'", close: "'", doubledClose: true, escape: (value, context) => kqlLiteral(value, context).replace(CONTROL_CHARACTERS, ' ').replace(/'/g, "''") },
+    {
+      open: '```',
+      close: '```',
+      escape: (value, context) => {
+        if (value.includes('`')) throw new UnsafeValueError('holds "`", which a ```…``` string cannot escape: use "…"');
+        return kqlLiteral(value, context);
+      },
+    },
+  ],
   formatTime: (time) => time.toISOString(),
 };
+
+function kqlEscaped(value: string, quote: string): string {
+  return value.replace(/\\/g, '\\\\').split(quote).join(`\\${quote}`).replace(CONTROL_CHARACTERS, ' ');
+}
+
+function kqlLiteral(value: string, context: PlaceholderContext | undefined): string {
+  if (context === undefined) return value;
+  if (/\bmatches\s+regex\s*$/i.test(context.lead)) return backslashEscape(value, REGEX_METACHARACTERS);
+  const command = pipelineCommandOf(context.lead, /^\s*([A-Za-z_]+)/.exec(context.lead)?.[1]?.toLowerCase() ?? '');
+  if (command === 'search' || command === 'find') refuseCharacters(value, '*', `which KQL's ${command} reads as a wildcard`);
+  return value;
+}
 
 /**
  * Microsoft Sentinel through the Log Analytics query API of its workspace: `POST /v1/workspaces/{id}/query` with the

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Clock, systemClock } from '../../semantics/clock';
-import { QuerySyntax } from '../../semantics/query-template';
+import { backslashEscape, CONTROL_CHARACTERS, pipelineCommandOf, refuseCharacters, REGEX_METACHARACTERS } from '../../semantics/literal-escaping';
+import { PlaceholderContext, QuerySyntax, UnsafeValueError } from '../../semantics/query-template';
 import { ConnectorError, DetectionConnector, MatchedEvent, SearchOutcome, SearchRequest } from '../connector';
 import { HttpAnswer } from '../http-client';
 import { callProduct } from '../product-http';
@@ -14,15 +15,48 @@ const MAX_EVIDENCE = 20;
 
 /**
  * SPL string literals: double quotes, backslash escapes. A value is escaped for the inside of one (`\` and `"`
- * backslash-escaped; control characters, which could end the search line, become spaces).
+ * backslash-escaped; control characters, which could end the search line, become spaces), and for what reads it:
+ * - in a search (the first segment, `search`, `tstats`, a subsearch: anywhere but `eval` and `where`) `*` is a
+ *   wildcard, even quoted, and SPL cannot escape it: a value holding `*` is refused (a host `*` would match every host);
+ * - after `regex`/`rex`, and as the pattern of `match()`/`replace()`, regex metacharacters are backslash-escaped;
+ * - as the pattern of `like()`, `%` and `_` are wildcards SPL cannot escape: refused;
+ * - inside `'…'` (a field name in eval and where) nothing is a string: refused.
  */
 export const SPLUNK_QUERY_SYNTAX: QuerySyntax = {
   quote: '"',
   escapeChar: '\\',
-  // eslint-disable-next-line no-control-regex
-  escape: (value) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\u0000-\u001f\u007f]/g, ' '),
+  escape: (value, context) => splStringEscape(context ? splLiteral(value, context) : value),
+  otherStrings: [
+    {
+      open: "'",
+      close: "'",
+      escape: () => {
+        throw new UnsafeValueError("stands inside '…', which SPL reads as a field name: put the placeholder bare or inside \"…\"");
+      },
+    },
+  ],
   formatTime: (time) => String(Math.floor(time.getTime() / 1000)),
 };
+
+function splStringEscape(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(CONTROL_CHARACTERS, ' ');
+}
+
+/** The value as the text SPL's operator must see to match it literally (before string escaping). */
+function splLiteral(value: string, context: PlaceholderContext): string {
+  const command = pipelineCommandOf(context.lead, 'search');
+  if (command === 'regex' || command === 'rex' || /\b(?:match|replace)\s*\(\s*[^,()]*,\s*$/i.test(context.lead)) {
+    return backslashEscape(value, REGEX_METACHARACTERS);
+  }
+  if (/\blike\s*\(\s*[^,()]*,\s*$/i.test(context.lead)) {
+    refuseCharacters(value, '%_', 'which like() reads as wildcards and SPL cannot escape');
+    return value;
+  }
+  // only eval and where compare strings as they are; everything else (search, tstats, a subsearch…) reads `*`
+  const literal = (command === 'where' || command === 'eval') && !/\bsearchmatch\s*\([^()]*$/i.test(context.lead);
+  if (!literal) refuseCharacters(value, '*', "which SPL's search reads as a wildcard even inside quotes and cannot escape");
+  return value;
+}
 
 /**
  * Splunk through its REST API: `POST /services/search/jobs/export` (form: search, earliest_time, latest_time,

@@ -92,7 +92,7 @@ export class CalderaExecutor implements DetectionConnector {
       const result = await this.resultOf(operationId, link, call);
       this.pendingLinks.delete(pendingKey);
       const finishedAt = finishTimeOf(link);
-      const judged = judgeCommandResult(result, rule, finishedAt);
+      const judged = await judgeCommandResult(result, rule, finishedAt);
       const evidence = { id: link.id, link: `${this.settings.url}/#/operations/${encodeURIComponent(operationId)}`, ...(finishedAt && { eventTime: finishedAt }) };
       return {
         eventsFound: judged.eventsFound,

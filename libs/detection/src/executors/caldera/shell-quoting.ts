@@ -1,4 +1,5 @@
 import { QuerySyntax } from '../../semantics/query-template';
+import { hostLiteral } from '../host-arguments';
 
 /** The shells whose string literals the Caldera executors can write placeholder values as. */
 export type ShellDialect = 'sh' | 'powershell';
@@ -21,21 +22,23 @@ function isoSeconds(time: Date): string {
 
 /**
  * sh (and bash) single-quoted literals: nothing inside is special except `'`, which is closed, escaped and reopened
- * (`'\''`). Control characters (a newline would end a `#` comment and start a command) become spaces.
+ * (`'\''`). Control characters (a newline would end a `#` comment and start a command) become spaces. What the
+ * program reads in the value (a leading `-`, a grep pattern) is made literal first ({@link hostLiteral}).
  */
 export const SH_COMMAND_SYNTAX: QuerySyntax = {
   quote: "'",
-  escape: (value) => value.replace(CONTROL_CHARACTERS, ' ').replace(/'/g, `'\\''`),
+  escape: (value, context) => hostLiteral(value, context, 'sh').replace(CONTROL_CHARACTERS, ' ').replace(/'/g, `'\\''`),
   formatTime: isoSeconds,
 };
 
 /**
  * PowerShell single-quoted (verbatim) literals: a quote character is escaped by doubling it (`'` → `''`, and the
- * same for ‘ ’ ‚ ‛, which PowerShell also takes as quotes). Control characters become spaces.
+ * same for ‘ ’ ‚ ‛, which PowerShell also takes as quotes). Control characters become spaces. Wildcards after `-like`
+ * and regex metacharacters after `-match` or in a `Select-String` pattern are escaped first ({@link hostLiteral}).
  */
 export const POWERSHELL_COMMAND_SYNTAX: QuerySyntax = {
   quote: "'",
-  escape: (value) => value.replace(CONTROL_CHARACTERS, ' ').replace(POWERSHELL_SINGLE_QUOTES, (quote) => quote + quote),
+  escape: (value, context) => hostLiteral(value, context, 'powershell').replace(CONTROL_CHARACTERS, ' ').replace(POWERSHELL_SINGLE_QUOTES, (quote) => quote + quote),
   formatTime: isoSeconds,
 };
 

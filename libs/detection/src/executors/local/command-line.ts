@@ -1,4 +1,6 @@
 import type { QuerySyntax } from '../../semantics/query-template';
+import { CONTROL_CHARACTERS } from '../../semantics/literal-escaping';
+import { hostLiteral } from '../host-arguments';
 
 /*
  * The local executor's command line: a program and its arguments, with no shell in between.
@@ -61,12 +63,12 @@ export function splitCommandLine(line: string): string[] {
 /**
  * Placeholder values as quoted arguments of {@link splitCommandLine}: `\` and `"` backslash-escaped, so a value is
  * always exactly one argument (or part of the one it stands in), whatever it holds. Control characters become
- * spaces: an argument cannot hold a NUL, and a newline would turn a `grep` pattern into several patterns.
+ * spaces: an argument cannot hold a NUL, and a newline would turn a `grep` pattern into several patterns. A leading
+ * `-` and a grep pattern are made literal first ({@link hostLiteral}).
  */
 export const LOCAL_COMMAND_SYNTAX: QuerySyntax = {
   quote: '"',
   escapeChar: '\\',
-  // eslint-disable-next-line no-control-regex
-  escape: (value) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\u0000-\u001f\u007f]/g, ' '),
+  escape: (value, context) => hostLiteral(value, context, 'argv').replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(CONTROL_CHARACTERS, ' '),
   formatTime: (time) => time.toISOString(),
 };

@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 import { ConnectorError, DetectionConnector, SearchOutcome, SearchRequest } from '../../connectors/connector';
 import { CommandResult, judgeCommandResult, outputRuleOf } from '../output-rule';
@@ -28,7 +29,7 @@ export class LocalExecutor implements DetectionConnector {
     const rule = outputRuleOf(request.task.detection_config as Record<string, unknown> | undefined);
     const [program, ...args] = this.argvOf(request.query);
     const run = await this.run(program, args, signal);
-    const outcome = judgeCommandResult(run.result, rule);
+    const outcome = await judgeCommandResult(run.result, rule);
     if (!run.truncated) return outcome;
     // a command stopped early has no exit code and may not have printed yet what it would have found
     if (outcome.eventsFound === 0) {
@@ -49,7 +50,31 @@ export class LocalExecutor implements DetectionConnector {
     }
     if (argv.length === 0) throw refused('the command is empty');
     if (argv.some((arg) => arg.includes('\u0000'))) throw refused('the command holds a NUL character');
+    const processInfo = argv.slice(1).find((arg) => this.reachesProcessInfo(arg));
+    if (processInfo !== undefined) {
+      throw refused(`the argument ${JSON.stringify(processInfo.slice(0, 100))} reaches /proc (where the environment and memory of processes, the worker's secrets among them, can be read)`);
+    }
     return [this.resolveProgram(argv[0]), ...argv.slice(1)];
+  }
+
+  /**
+   * Whether an argument names something under /proc: as written (`/proc/1/environ`, `--file=/proc/self/environ`,
+   * `../proc/…`), relative to the working directory, or through a symlink (`/dev/fd/../environ`, a link to
+   * /proc/<pid>/environ); `/` holds /proc, so a recursive read of it is refused too. Commands may run as the
+   * worker's own user (a worker that is not root cannot switch), which can read its /proc/<pid>/environ.
+   */
+  private reachesProcessInfo(arg: string): boolean {
+    if (/(?:^|\/)proc(?:\/|$)/.test(arg)) return true;
+    const candidates = [arg, arg.slice(arg.indexOf('=') + 1)].filter((path) => path !== '');
+    return candidates.some((path) => {
+      if (isUnderProc(posix.resolve(this.settings.cwd, path))) return true;
+      try {
+        // not normalised first: `/dev/fd/..` is /proc/self, not /dev
+        return isUnderProc(realpathSync.native(path.startsWith('/') ? path : `${this.settings.cwd}/${path}`));
+      } catch {
+        return false;
+      }
+    });
   }
 
   /**
@@ -82,6 +107,8 @@ export class LocalExecutor implements DetectionConnector {
           stdio: ['ignore', 'pipe', 'pipe'],
           // its own process group, so a kill reaches whatever the command started too
           detached: true,
+          // a root worker runs commands as an unprivileged user: /proc/1/environ and the worker's own are then unreadable
+          ...(this.settings.runAs && { uid: this.settings.runAs.uid, gid: this.settings.runAs.gid }),
           windowsHide: true,
         });
       } catch (error) {
@@ -134,6 +161,11 @@ function outputOf(stdout: Buffer[], stderr: Buffer[]): string {
   const err = Buffer.concat(stderr).toString('utf8');
   if (out === '' || err === '') return out + err;
   return out.endsWith('\n') ? out + err : `${out}\n${err}`;
+}
+
+/** /proc, what is under it, and `/`, which holds it (`grep -r PASSWORD /` reads /proc/1/environ too). */
+function isUnderProc(path: string): boolean {
+  return path === '/' || path === '/proc' || path.startsWith('/proc/');
 }
 
 function killGroup(child: ChildProcess): void {
