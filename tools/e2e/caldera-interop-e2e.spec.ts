@@ -67,7 +67,7 @@ describe("the reference patched Caldera's list form end to end", () => {
       ADMIN_CLIENT_SECRET: SECRETS.admin,
       WEBHOOK_SECRET_KEY: randomBytes(24).toString('hex'),
     };
-    Object.assign(apps, await startServiceProcesses(APPS, env, 120_000));
+    Object.assign(apps, await startServiceProcesses(APPS, env, 180_000));
     apiUrl = `http://127.0.0.1:${apps.api?.port}`;
     publisher = await amqp.connect(broker.amqpUrl('caldera_publisher', CHECKING_VHOST));
   }, 240_000);
