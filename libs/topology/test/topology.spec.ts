@@ -156,7 +156,7 @@ describe('queues and policies', () => {
       const bindings = [...topology.bindings, ...sampleClient.bindings].filter(
         (b) => b.vhost === q.vhost && b.source === dlx && b.routing_key === key,
       );
-      const expected = q.vhost === CHECKING ? `${q.name}.dlq` : 'noc-glider7-dlq';
+      const expected = q.vhost === CHECKING ? `${q.name}.dlq` : q.name === 'soar-router-retry' ? 'soar-router-retry-dlq' : 'noc-glider7-dlq';
       expect(bindings.map((b) => b.destination)).toEqual([expected]);
     }
   });
