@@ -6,6 +6,7 @@ import { QueueConsumerOptions } from '../consumers/queue-consumer';
 import { ConsumerFactory, ConsumerHandle } from '../consumers/queue-consumer-factory';
 import { PushToWebhook, WebhookTarget } from '../push/push-to-webhook';
 import { WebhookSecrets } from '../push/webhook-secrets';
+import { DestinationDirectory } from '../routing/destination-directory';
 import { ForwardBroadcastMessage } from '../routing/forward-broadcast-message';
 import { ForwardOutboxMessage } from '../routing/forward-outbox-message';
 import { fakeDelivery, testConfig } from '../../test/doubles';
@@ -57,6 +58,7 @@ function setup() {
   const senders: string[] = [];
   const forward = { execute: async (owner: string) => (senders.push(owner), { action: 'ack' }) };
   const consumers = new FakeConsumers();
+  const directory = new DestinationDirectory();
   const router = new ClientRouter(
     consumers,
     clients,
@@ -65,10 +67,11 @@ function setup() {
     push,
     new WebhookSecrets(config),
     config,
+    directory,
   );
   const put = (client: Partial<RoutedClient> & { clientId: string }) =>
-    rows.set(client.clientId, { isBusClient: true, webhookUrl: null, webhookEnabled: true, webhookSecretCiphertext: null, ...client });
-  return { router, rows, put, consumers, pushedTo, senders };
+    rows.set(client.clientId, { isBusClient: true, subscription: '#', webhookUrl: null, webhookEnabled: true, webhookSecretCiphertext: null, ...client });
+  return { router, rows, put, consumers, pushedTo, senders, directory };
 }
 
 describe('ClientRouter', () => {
@@ -81,6 +84,26 @@ describe('ClientRouter', () => {
     expect(consumers.running()).toEqual(['alpha-broadcast', 'alpha-outbox', 'bravo-broadcast', 'bravo-outbox']);
     expect(consumers.latest('bravo-outbox')?.options).toMatchObject({ deadLetterExchange: 'soar-dlx', deadLetterRoutingKey: 'bravo' });
     expect(router.routedClients).toEqual(['alpha', 'bravo']);
+  });
+
+  it('keeps the destination directory in line with bus_client: bus clients and their subscriptions', async () => {
+    const { router, rows, put, directory } = setup();
+    put({ clientId: 'alpha', subscription: 'soar.alpha.#' });
+    put({ clientId: 'bravo', subscription: 'soar.#' });
+    put({ clientId: 'admin', isBusClient: false });
+    await router.syncAll();
+    expect(directory.subscribersOf('soar.alpha.x')).toEqual(['alpha', 'bravo']);
+    expect(directory.everyone()).toEqual(['alpha', 'bravo']);
+
+    put({ clientId: 'alpha', subscription: 'soar.other' });
+    await router.sync('alpha');
+    expect(directory.subscribersOf('soar.alpha.x')).toEqual(['bravo']);
+    rows.delete('bravo');
+    await router.sync('bravo');
+    expect(directory.everyone()).toEqual(['alpha']);
+    put({ clientId: 'alpha', isBusClient: false });
+    await router.syncAll();
+    expect(directory.everyone()).toEqual([]);
   });
 
   it('hands each queue’s messages to the use case with the queue’s owner as sender', async () => {
