@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { setMaxListeners } from 'node:events';
 import { SOAR_EXCHANGES, SOAR_RETRY_QUEUE } from '@purple/topology';
 import { BusRouterEnv } from '../config';
 import { ConsumerFactory, ConsumerHandle } from '../consumers/queue-consumer-factory';
@@ -32,7 +33,11 @@ export class RetryQueueRunner {
         retryBaseMs: this.config.ROUTER_RETRY_BASE_MS,
         retryMaxMs: this.config.ROUTER_RETRY_MAX_MS,
       },
-      (delivery) => this.retry.execute(delivery),
+      (delivery) => {
+        // every copy in hand waits on its channel's signal: that many listeners are expected, not a leak
+        setMaxListeners(PARKED_COPIES_IN_HAND + 10, delivery.signal);
+        return this.retry.execute(delivery);
+      },
     );
     this.consumer.start();
   }
