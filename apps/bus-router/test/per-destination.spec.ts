@@ -34,7 +34,7 @@ describe('bus-router: a full inbox affects only itself (real broker and database
       definition: { ...workingQueuePolicy(SOAR_EXCHANGES.dlx), 'max-length': IDLE_INBOX_LENGTH },
     });
     idleHolds = await fillUp(bed, idle.clientId);
-    router = await bed.startRouter({ ROUTER_INBOX_FULL_RETRY_MS: String(RETRY_WINDOW_MS) });
+    router = await bed.startRouter({ ROUTER_INBOX_FULL_RETRY_MS: String(RETRY_WINDOW_MS), ROUTER_RETRY_MAX_MS: '2000' });
     await eventually(async () => (await bed.consumers(q(bravo.clientId).broadcast)) === 1 && (await bed.consumers(SOAR_RETRY_QUEUE)) === 1);
   }, 60_000);
 

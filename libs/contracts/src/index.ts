@@ -11,4 +11,5 @@ export * from './checking/detection-task';
 export * from './checking/detection-response';
 export * from './checking/normalise';
 export * from './bus/envelope';
+export * from './bus/idempotency';
 export * from './schemas';

@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '@purple/auth';
 import { BrokerModule } from '../broker/broker.module';
 import { MessagesController } from './messages.controller';
+import { IdempotencyKeyRepository } from './idempotency-key.repository';
+import { IdempotentPublisher } from './idempotent-publisher';
 import { NotifyUseCase } from './notify.use-case';
 import { ReceiveMessagesUseCase } from './receive-messages.use-case';
 import { SendMessageUseCase } from './send-message.use-case';
@@ -10,7 +12,7 @@ import { SendMessageUseCase } from './send-message.use-case';
 @Module({
   imports: [AuthModule, BrokerModule],
   controllers: [MessagesController],
-  providers: [SendMessageUseCase, NotifyUseCase, ReceiveMessagesUseCase],
+  providers: [IdempotencyKeyRepository, IdempotentPublisher, SendMessageUseCase, NotifyUseCase, ReceiveMessagesUseCase],
   exports: [SendMessageUseCase, NotifyUseCase],
 })
 export class MessagesModule {}

@@ -1,5 +1,6 @@
 import { HttpException, Logger } from '@nestjs/common';
 import { BearerAuthenticator, ClientPrincipal, InvalidTokenError } from '@purple/auth';
+import { IDEMPOTENCY_KEY_FIELD } from '@purple/contracts';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { RawData, WebSocket } from 'ws';
 import { BrokerChannels, brokerErrorMessage, closeQuietly, inboxOf } from '../broker/broker-channels';
@@ -112,10 +113,12 @@ export class StreamSession {
     try {
       // every frame re-checks the token: a revoked or expired one stops the session at once
       await this.deps.authenticator.authenticate(this.token);
-      const { type, ...body } = frame;
+      const { type, [IDEMPOTENCY_KEY_FIELD]: key, ...body } = frame;
+      // as the HTTP header: a retried frame with the same key answers the same message_id and publishes nothing new
+      const idempotencyKey = key === undefined ? undefined : typeof key === 'string' ? key : '';
       let messageId: string;
-      if (type === 'send') messageId = await this.deps.sendMessage.execute(this.principal.clientId, body);
-      else if (type === 'notify') messageId = await this.deps.notify.execute(this.principal.clientId, body);
+      if (type === 'send') messageId = await this.deps.sendMessage.execute(this.principal.clientId, body, undefined, idempotencyKey);
+      else if (type === 'notify') messageId = await this.deps.notify.execute(this.principal.clientId, body, undefined, idempotencyKey);
       else {
         this.reply({ type: 'error', reason: `unknown frame type ${JSON.stringify(type)}: use send or notify`, ...requestId });
         return;

@@ -39,7 +39,7 @@ export class EnvelopePublisher {
       refusedBy.push(destinations[i]);
     }
     if (refusedBy.length === 0) return ACK;
-    this.logger.warn(`${refusedBy.join(', ')} refused ${envelope.message_id} (inbox full); retrying for up to ${this.config.ROUTER_INBOX_FULL_RETRY_MS} ms`);
+    this.logger.debug(`${refusedBy.join(', ')} refused ${envelope.message_id} (inbox full); retrying for up to ${this.config.ROUTER_INBOX_FULL_RETRY_MS} ms`);
     return this.park(delivery, refusedBy, content, options);
   }
 
