@@ -15,3 +15,9 @@ export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 export function isValidIdempotencyKey(key: unknown): key is string {
   return typeof key === 'string' && IDEMPOTENCY_KEY_PATTERN.test(key);
 }
+
+/**
+ * Receivers never get one message_id twice within this window (GET /receive, the WebSocket): a copy that reaches
+ * an inbox again (a router or api retry) is dropped before the client sees it.
+ */
+export const RECEIVE_DEDUPE_WINDOW_HOURS = 24;
