@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_WINDOW_HOURS, isValidIdempotencyKey } from '@purple/contracts';
 import { ConfirmedPublisher } from '@purple/messaging';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
+import { SendQuota } from './send-quota';
 
 /** Expired keys are deleted at most this often (they are also replaced in place when reused). */
 const PURGE_EVERY_MS = 10 * 60_000;
@@ -22,10 +23,11 @@ export class IdempotentPublisher {
   constructor(
     private readonly publisher: ConfirmedPublisher,
     private readonly keys: IdempotencyKeyRepository,
+    private readonly quota: SendQuota,
   ) {}
 
   async publish(senderId: string, key: string | undefined, exchange: string, body: object, correlationId?: string): Promise<string> {
-    if (key === undefined) return this.publisher.publish(exchange, senderId, body, { correlationId });
+    if (key === undefined) return this.publishWithinQuota(senderId, exchange, body, correlationId);
     if (!isValidIdempotencyKey(key)) throw new BadRequestException([`${IDEMPOTENCY_KEY_HEADER} must be 1 to 255 visible ASCII characters`]);
     this.purgeNowAndThen();
     const requestFingerprint = fingerprintOf(exchange, body);
@@ -33,9 +35,19 @@ export class IdempotentPublisher {
       if (record.requestFingerprint !== requestFingerprint) {
         throw new UnprocessableEntityException([`this ${IDEMPOTENCY_KEY_HEADER} was used for a different request within the last ${IDEMPOTENCY_WINDOW_HOURS} h`]);
       }
-      if (!record.published) await this.publisher.publish(exchange, senderId, body, { correlationId, messageId: record.messageId });
+      if (!record.published) await this.publishWithinQuota(senderId, exchange, body, correlationId, record.messageId);
       return { result: record.messageId, published: true };
     });
+  }
+
+  /** A retry of a message already published uses no quota: only what reaches the broker counts. */
+  private async publishWithinQuota(senderId: string, exchange: string, body: object, correlationId?: string, messageId?: string): Promise<string> {
+    const release = this.quota.acquire(senderId, Buffer.byteLength(JSON.stringify(body)));
+    try {
+      return await this.publisher.publish(exchange, senderId, body, { correlationId, messageId });
+    } finally {
+      release();
+    }
   }
 
   private purgeNowAndThen(): void {

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Post, Query, Req, Res, UseGuards, UsePipes } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Post, Query, Req, Res, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -11,6 +11,7 @@ import {
   ApiPayloadTooLargeResponse,
   ApiServiceUnavailableResponse,
   ApiTags,
+  ApiTooManyRequestsResponse,
   ApiUnprocessableEntityResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
@@ -23,6 +24,7 @@ import { AcceptedMessageDto, EnvelopeDto, NotifyRequestDoc, ReceiveQuery, SendRe
 import { NotifyUseCase } from './notify.use-case';
 import { ReceiveMessagesUseCase } from './receive-messages.use-case';
 import { SendMessageUseCase } from './send-message.use-case';
+import { SendQuotaExceededFilter } from './send-quota';
 
 const correlationIdOf = (req: Request) => (req as Request & { id?: string }).id;
 
@@ -44,6 +46,7 @@ const IDEMPOTENCY_KEY_DOC = {
 @UseGuards(BearerAuthGuard)
 @RequireScopes('bus')
 @UsePipes(requestValidation())
+@UseFilters(SendQuotaExceededFilter)
 export class MessagesController {
   constructor(
     private readonly sendMessage: SendMessageUseCase,
@@ -60,6 +63,7 @@ export class MessagesController {
   @ApiPayloadTooLargeResponse({ description: 'the body is larger than MAX_BODY_BYTES' })
   @ApiHeader(IDEMPOTENCY_KEY_DOC)
   @ApiUnprocessableEntityResponse({ description: 'the Idempotency-Key was used for a different request' })
+  @ApiTooManyRequestsResponse({ description: 'over the per-client send quota (SEND_RATE_PER_SECOND, SEND_BYTES_IN_FLIGHT); see Retry-After' })
   async send(
     @AuthenticatedClient() caller: ClientPrincipal,
     @Body() body: unknown,
@@ -78,6 +82,7 @@ export class MessagesController {
   @ApiPayloadTooLargeResponse({ description: 'the body is larger than MAX_BODY_BYTES' })
   @ApiHeader(IDEMPOTENCY_KEY_DOC)
   @ApiUnprocessableEntityResponse({ description: 'the Idempotency-Key was used for a different request' })
+  @ApiTooManyRequestsResponse({ description: 'over the per-client send quota (SEND_RATE_PER_SECOND, SEND_BYTES_IN_FLIGHT); see Retry-After' })
   async broadcast(
     @AuthenticatedClient() caller: ClientPrincipal,
     @Body() body: unknown,

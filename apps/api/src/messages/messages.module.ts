@@ -8,6 +8,7 @@ import { IdempotentPublisher } from './idempotent-publisher';
 import { NotifyUseCase } from './notify.use-case';
 import { ReceiveMessagesUseCase } from './receive-messages.use-case';
 import { ReceiverDedupe } from './receiver-dedupe';
+import { SendQuota } from './send-quota';
 import { SendMessageUseCase } from './send-message.use-case';
 
 /** Send, notify and receive over HTTP (the WebSocket reuses the send and notify use cases). */
@@ -17,6 +18,7 @@ import { SendMessageUseCase } from './send-message.use-case';
   providers: [
     IdempotencyKeyRepository,
     IdempotentPublisher,
+    SendQuota,
     DeliveredMessageRepository,
     ReceiverDedupe,
     SendMessageUseCase,
