@@ -60,7 +60,8 @@ describe('bus abuse: a full inbox and a flooding sender next to a normal pair (a
     (await call('POST', '/token', undefined, { form: new URLSearchParams({ grant_type: 'client_credentials', client_id: id, client_secret: secret }) })).body.access_token as string;
 
   it('delivers the pair’s messages exactly once while the flood is throttled and the full inbox overflows into its dead letters', async () => {
-    const admin = await token('admin', env['ADMIN_CLIENT_SECRET']);
+    // the api creates its admin client just after it starts
+    const admin = await eventually(async () => token('admin', env['ADMIN_CLIENT_SECRET']), 30_000, 250);
     const tokens: Record<string, string> = {};
     for (const [id, subscription] of [['idle', 'soar.idle.#'], ['flooder', 'soar.flooder.#'], ['alpha', 'soar.pair.alpha.#'], ['bravo', 'soar.pair.bravo.#']]) {
       const created = await call('POST', '/clients', admin, { json: { client_id: id, client_name: id, subscription } });

@@ -47,7 +47,8 @@ class FakeConsumers extends ConsumerFactory {
 const config = testConfig();
 const box = new SecretBox(config.WEBHOOK_SECRET_KEY);
 
-function setup() {
+/** `started`: as after the router's first full sync; false: as before it */
+function setup(started = true) {
   const rows = new Map<string, RoutedClient>();
   const clients = {
     findAll: async () => [...rows.values()],
@@ -59,6 +60,7 @@ function setup() {
   const forward = { execute: async (owner: string) => (senders.push(owner), { action: 'ack' }) };
   const consumers = new FakeConsumers();
   const directory = new DestinationDirectory();
+  if (started) directory.replaceAll([]);
   const router = new ClientRouter(
     consumers,
     clients,
@@ -104,6 +106,16 @@ describe('ClientRouter', () => {
     put({ clientId: 'alpha', isBusClient: false });
     await router.syncAll();
     expect(directory.everyone()).toEqual([]);
+  });
+
+  it('starts no consumer before a full read of bus_client has filled the destination directory', async () => {
+    const { router, put, consumers } = setup(false);
+    put({ clientId: 'alpha' });
+    put({ clientId: 'bravo' });
+    await router.sync('alpha');
+    expect(consumers.running()).toEqual([]);
+    await router.syncAll();
+    expect(consumers.running()).toEqual(['alpha-broadcast', 'alpha-outbox', 'bravo-broadcast', 'bravo-outbox']);
   });
 
   it('hands each queue’s messages to the use case with the queue’s owner as sender', async () => {

@@ -74,7 +74,8 @@ export class ClientRouter {
 
   private async apply(clientId: string, client: RoutedClient | undefined): Promise<void> {
     this.directory.set(clientId, client?.isBusClient ? client.subscription : undefined);
-    if (this.closed) return;
+    // a sender forwarded before the first full read would miss the subscribers not read yet; that read starts it
+    if (this.closed || !this.directory.loaded) return;
     if (!client?.isBusClient) {
       if (this.running.has(clientId)) {
         await this.stopClient(clientId);

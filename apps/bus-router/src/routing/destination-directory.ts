@@ -15,9 +15,16 @@ export interface Destination {
 @Injectable()
 export class DestinationDirectory {
   private readonly destinations = new Map<string, string>();
+  private complete = false;
+
+  /** Whether it has been filled from a full read of bus_client: before that, nothing may be forwarded. */
+  get loaded(): boolean {
+    return this.complete;
+  }
 
   /** Replaces everything with a full read of bus_client (bus clients only). */
   replaceAll(destinations: Destination[]): void {
+    this.complete = true;
     this.destinations.clear();
     for (const d of destinations) this.destinations.set(d.clientId, d.subscription);
   }
