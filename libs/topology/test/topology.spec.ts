@@ -171,6 +171,17 @@ describe('users and permissions', () => {
     }
   });
 
+  it('lets the router write one copy per inbox (soar-direct), park refused copies (soar-retry) and read them back, and nothing more', () => {
+    const router = topology.permissions.find((p) => p.user === 'soar_router' && p.vhost === SOAR);
+    const writes = (name: string) => new RegExp(router?.write ?? '^$').test(name);
+    const reads = (name: string) => new RegExp(router?.read ?? '^$').test(name);
+    expect(['soar-direct', 'soar-retry', 'soar-dlx'].map(writes)).toEqual([true, true, true]);
+    expect(['soar-publish', 'soar-broadcast', 'soar-send', 'soar-notify', 'amq.default'].map(writes)).toEqual([false, false, false, false, false]);
+    expect(['soar-router-retry', 'noc-c2-outbox', 'noc-c2-broadcast', 'noc-c2-inbox'].map(reads)).toEqual([true, true, true, true]);
+    expect(['soar-router-retry-dlq', 'noc-c2-dlq'].map(reads)).toEqual([false, false]);
+    expect(topology.bindings.filter((b) => b.source === 'soar-retry').map((b) => b.destination)).toEqual(['soar-router-retry']);
+  });
+
   it('gives no app role any configure permission', () => {
     for (const app of APP_NAMES) {
       const role = roleOf(app);
