@@ -49,5 +49,8 @@ export function loadApiEnv(source: NodeJS.ProcessEnv): ApiEnv {
   } catch (error) {
     throw new ConfigError([`WEBHOOK_ALLOWLIST is malformed (${(error as Error).message})`]);
   }
+  if (env.SEND_BYTES_IN_FLIGHT < env.MAX_BODY_BYTES) {
+    throw new ConfigError([`SEND_BYTES_IN_FLIGHT is malformed (it must be at least MAX_BODY_BYTES, ${env.MAX_BODY_BYTES})`]);
+  }
   return env;
 }

@@ -8,7 +8,8 @@ Get a token from \`POST /token\` (client credentials), then use **Authorize** wi
 **WebSocket** \`/stream\` (not listed below): connect with \`Authorization: Bearer <token>\`, or from a browser with
 the subprotocols \`["bearer", <token>]\`. The server sends \`{"type":"message", message_id, topic, sender, sent_at,
 message}\` for each inbox message; send \`{"type":"send","topic":…,"message":…}\` or \`{"type":"notify","message":…}\`
-(optionally with a \`request_id\`) and get \`{"type":"ack","message_id"}\` or \`{"type":"error","reason"}\`.`;
+(optionally with a \`request_id\`, and an \`idempotency_key\` that works as the \`Idempotency-Key\` header of
+POST /send) and get \`{"type":"ack","message_id"}\` or \`{"type":"error","reason"}\`.`;
 
 /** Swagger UI at /docs and the OpenAPI document at /docs-json, with a bearer token usable from the page. */
 export function setupSwagger(app: INestApplication): void {

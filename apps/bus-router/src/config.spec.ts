@@ -9,7 +9,7 @@ describe('bus-router configuration', () => {
   it('has defaults for everything but the secret key', () => {
     const config = load(base);
     expect(config).toBeInstanceOf(BusRouterEnv);
-    expect(config).toMatchObject({ WEBHOOK_TIMEOUT_MS: 10_000, WEBHOOK_MAX_ATTEMPTS: 8, WEBHOOK_ALLOW_PRIVATE: false, ROUTER_RECONCILE_INTERVAL_MS: 30_000 });
+    expect(config).toMatchObject({ WEBHOOK_TIMEOUT_MS: 10_000, WEBHOOK_MAX_ATTEMPTS: 8, WEBHOOK_ALLOW_PRIVATE: false, ROUTER_RECONCILE_INTERVAL_MS: 30_000, ROUTER_INBOX_FULL_RETRY_MS: 300_000 });
     expect(config.webhookAllowlist).toEqual([]);
   });
 
@@ -17,6 +17,9 @@ describe('bus-router configuration', () => {
     expect(() => load({ DATABASE_URL: base.DATABASE_URL })).toThrow(new ConfigError(['WEBHOOK_SECRET_KEY is missing']));
     expect(() => load({ ...base, WEBHOOK_MAX_ATTEMPTS: 'lots' })).toThrow(/WEBHOOK_MAX_ATTEMPTS is malformed/);
     expect(() => load({ ...base, WEBHOOK_ALLOW_PRIVATE: 'yes' })).toThrow(/WEBHOOK_ALLOW_PRIVATE is malformed \(WEBHOOK_ALLOW_PRIVATE must be true or false\)/);
+    expect(() => load({ ...base, ROUTER_INBOX_FULL_RETRY_MS: 'soon' })).toThrow(/ROUTER_INBOX_FULL_RETRY_MS is malformed/);
+    expect(() => load({ ...base, ROUTER_INBOX_FULL_RETRY_MS: '50' })).toThrow(/ROUTER_INBOX_FULL_RETRY_MS/);
+    expect(() => load({ ...base, ROUTER_INBOX_FULL_RETRY_MS: '7200000' })).toThrow(/ROUTER_INBOX_FULL_RETRY_MS/);
     expect(() => load({ ...base, WEBHOOK_ALLOWLIST: '10.0.0.0/8, http://x' })).toThrow(/WEBHOOK_ALLOWLIST is malformed \(allowlist entry "http:\/\/x"/);
   });
 

@@ -56,6 +56,16 @@ export class BusRouterEnv extends CommonEnv {
   @Min(100)
   ROUTER_RECONCILE_INTERVAL_MS = 30_000;
 
+  /**
+   * How long a copy a full inbox refused is retried (with ROUTER_RETRY_* backoff) before it is dead-lettered to
+   * that client with the reason `inbox full`. Below the inboxes' message TTL (1 h), which also bounds the retry queue.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(3_000_000)
+  ROUTER_INBOX_FULL_RETRY_MS = 300_000;
+
   /** backoff while a client's queue does not exist yet, or a publish is refused (a full inbox) */
   @Type(() => Number)
   @IsInt()

@@ -24,8 +24,11 @@ export interface PublishedMessage {
   options: Record<string, unknown>;
 }
 
-/** A consumed message and a channel that records what is published, refusing the first `refusals` publishes. */
-export function fakeDelivery(body: unknown, properties: Partial<MessageProperties> = {}, refusals = 0) {
+/**
+ * A consumed message and a channel that records what is confirmed. `refuse` decides, per publish, the error it
+ * fails with (a broker nack is `new Error('message nacked')`), or undefined to confirm it.
+ */
+export function fakeDelivery(body: unknown, properties: Partial<MessageProperties> = {}, refuse: (publish: PublishedMessage) => Error | undefined = () => undefined) {
   const published: PublishedMessage[] = [];
   const abort = new AbortController();
   let attempts = 0;
@@ -38,8 +41,11 @@ export function fakeDelivery(body: unknown, properties: Partial<MessagePropertie
     } as ConsumeMessage,
     signal: abort.signal,
     publish: async (exchange, routingKey, published_content, options) => {
-      if (attempts++ < refusals) throw new Error('message nacked');
-      published.push({ exchange, routingKey, content: published_content, options: options as Record<string, unknown> });
+      attempts++;
+      const publish = { exchange, routingKey, content: published_content, options: options as Record<string, unknown> };
+      const error = refuse(publish);
+      if (error) throw error;
+      published.push(publish);
     },
   };
   return { delivery, published, abort, attempts: () => attempts };

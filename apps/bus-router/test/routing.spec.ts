@@ -46,7 +46,7 @@ describe('bus-router: outbox and broadcast routing (real broker and database)', 
       expect(delivered.properties.messageId).toBe(id);
       expect(delivered.properties.deliveryMode).toBe(2);
     }
-    // one publish reaches all matching queues at once: by now a wrongly bound inbox would hold it too
+    // every copy is confirmed before the outbox message is acked: by now a wrongly chosen inbox would hold one too
     expect(await bed.depth(q(other.clientId).inbox)).toBe(0);
     expect(await bed.depth(q(noc.clientId).outbox)).toBe(0);
   });

@@ -13,4 +13,5 @@ export * from './checking/normalise';
 export * from './checking/normalise-detections';
 export * from './python-literal';
 export * from './bus/envelope';
+export * from './bus/idempotency';
 export * from './schemas';

@@ -5,6 +5,7 @@ import {
   isValidSubscription,
   isValidTopic,
   SendRequest,
+  subscriptionMatches,
   TOPIC_MAX_LENGTH,
   TOPIC_PATTERN,
   validateMessage,
@@ -84,5 +85,30 @@ describe('BusEnvelope', () => {
       ok: false,
       errors: [expect.stringMatching(/^topic must be a topic: /)],
     });
+  });
+});
+
+describe('subscriptionMatches (RabbitMQ topic semantics)', () => {
+  it.each([
+    ['soar.#', 'soar', true],
+    ['soar.#', 'soar.noc.slocum.x', true],
+    ['#', 'anything.at.all', true],
+    ['soar.*', 'soar.noc', true],
+    ['soar.*', 'soar', false],
+    ['soar.*', 'soar.noc.x', false],
+    ['soar.noc.slocum.*', 'soar.noc.slocum.something', true],
+    ['soar.noc.#', 'soar.other.x', false],
+    ['#.x', 'a.b.x', true],
+    ['#.x', 'x', true],
+    ['a.#.z', 'a.z', true],
+    ['a.#.z', 'a.b.c.z', true],
+    ['a.#.z', 'a.b.c', false],
+    ['*.#.*', 'a', false],
+    ['*.#.*', 'a.b', true],
+    ['soar.noc', 'soar.noc', true],
+    ['soar.noc', 'soar.nocx', false],
+    ['broadcast', 'broadcast', true],
+  ])('%s against %s: %s', (pattern, topic, expected) => {
+    expect(subscriptionMatches(pattern, topic)).toBe(expected);
   });
 });

@@ -41,3 +41,25 @@ export function isValidSubscription(pattern: unknown): pattern is string {
 export function isValidClientId(id: unknown): id is string {
   return typeof id === 'string' && CLIENT_ID_PATTERN.test(id);
 }
+
+/**
+ * Whether a topic matches a subscription pattern, as a RabbitMQ topic exchange decides it: `*` is exactly one
+ * word, `#` is zero or more words. The router uses it to choose each message's destination inboxes itself.
+ */
+export function subscriptionMatches(pattern: string, topic: string): boolean {
+  const words = topic.split('.');
+  const parts = pattern.split('.');
+  // matches[i][j]: the first i parts of the pattern match the first j words of the topic
+  let previous = Array<boolean>(words.length + 1).fill(false);
+  previous[0] = true;
+  for (const part of parts) {
+    const current = Array<boolean>(words.length + 1).fill(false);
+    if (part === '#') current[0] = previous[0];
+    for (let j = 1; j <= words.length; j++) {
+      if (part === '#') current[j] = previous[j] || current[j - 1];
+      else current[j] = previous[j - 1] && (part === '*' || part === words[j - 1]);
+    }
+    previous = current;
+  }
+  return previous[words.length];
+}

@@ -10,6 +10,8 @@ import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-s
 import { PipelineAndBackbone1763800001000 } from './migrations/1763800001000-pipeline-and-backbone';
 import { CalderaBridgeSentLink1763800002000 } from './migrations/1763800002000-caldera-bridge-sent-link';
 import { RejectedDetections1763800003000 } from './migrations/1763800003000-rejected-detections';
+import { BusIdempotencyKey1763800005000 } from './migrations/1763800005000-bus-idempotency-key';
+import { BusDeliveredMessage1763800006000 } from './migrations/1763800006000-bus-delivered-message';
 
 /** Listed one by one, not globbed: webpack bundles what is imported, and a glob finds nothing in a bundle. */
 export const ENTITIES = [OperationEntity, ExecutionEntity, DetectionTaskEntity, DetectionResultEntity, BusClientEntity, DeadLetterEntity, CalderaBridgeSentLinkEntity];
@@ -18,6 +20,8 @@ export const MIGRATIONS = [
   PipelineAndBackbone1763800001000,
   CalderaBridgeSentLink1763800002000,
   RejectedDetections1763800003000,
+  BusIdempotencyKey1763800005000,
+  BusDeliveredMessage1763800006000,
 ];
 
 /** The schema comes from migrations only: `synchronize` stays off. */

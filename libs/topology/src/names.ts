@@ -46,7 +46,17 @@ export const SOAR_EXCHANGES = {
   direct: 'soar-direct',
   /** dead letters of a client's queues → `<client>-dlq`, routing key = client id */
   dlx: 'soar-dlx',
+  /** router → {@link SOAR_RETRY_QUEUE}: a copy a full inbox refused, parked until its next attempt */
+  retry: 'soar-retry',
 } as const;
+
+/**
+ * The router's copies waiting for a full inbox, one queue for every destination: the router delivers each
+ * message to each inbox separately, so a refusal parks only the refused copy here and the sender's queue moves on.
+ */
+export const SOAR_RETRY_QUEUE = 'soar-router-retry';
+/** where a parked copy goes if the retry queue itself gives up on it (TTL, delivery limit), as clients' `-dlq` */
+export const SOAR_RETRY_DEAD_LETTER_QUEUE = `${SOAR_RETRY_QUEUE}-dlq`;
 
 /** The queues a bus client owns in `/soar` (the seed's data flow). */
 export const clientQueues = (clientId: string) => ({

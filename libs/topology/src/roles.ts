@@ -4,6 +4,7 @@ import {
   CHECKING_QUEUES,
   CHECKING_VHOST,
   SOAR_EXCHANGES,
+  SOAR_RETRY_QUEUE,
   SOAR_VHOST,
   deadLetterQueueOf,
 } from './names';
@@ -43,8 +44,8 @@ const ROLE_TABLE: Record<AppName, { user: string; vhost: string; exchanges: stri
   'bus-router': {
     user: SOAR_USERS.router,
     vhost: SOAR_VHOST,
-    exchanges: [SOAR_EXCHANGES.publish, SOAR_EXCHANGES.broadcast, SOAR_EXCHANGES.dlx],
-    queues: [],
+    exchanges: [SOAR_EXCHANGES.direct, SOAR_EXCHANGES.retry, SOAR_EXCHANGES.dlx],
+    queues: [SOAR_RETRY_QUEUE],
   },
   'caldera-consumer': {
     user: CHECKING_USERS.consumer,

@@ -15,6 +15,8 @@ import {
   CHECKING_VHOST,
   MAX_CONNECTIONS_PER_USER,
   SOAR_EXCHANGES,
+  SOAR_RETRY_DEAD_LETTER_QUEUE,
+  SOAR_RETRY_QUEUE,
   SOAR_VHOST,
   clientQueues,
   deadLetterQueueOf,
@@ -226,10 +228,14 @@ function soarVhost(n: Namer): Omit<Topology, 'vhosts' | 'users'> {
       exchange(vhost, X.broadcast, 'fanout'),
       exchange(vhost, X.direct, 'direct'),
       exchange(vhost, X.dlx, 'direct'),
+      exchange(vhost, X.retry, 'fanout'),
     ],
-    // per-client queues are created with each client (see clientTopology)
-    queues: [],
-    bindings: [],
+    // per-client queues are created with each client (see clientTopology); the router's retry queue is shared
+    queues: [quorumQueue(vhost, SOAR_RETRY_QUEUE), quorumQueue(vhost, SOAR_RETRY_DEAD_LETTER_QUEUE)],
+    bindings: [
+      binding(vhost, X.retry, SOAR_RETRY_QUEUE, ''),
+      binding(vhost, X.dlx, SOAR_RETRY_DEAD_LETTER_QUEUE, SOAR_RETRY_QUEUE),
+    ],
     policies: [
       {
         name: 'soar.client-queues',
@@ -240,6 +246,15 @@ function soarVhost(n: Namer): Omit<Topology, 'vhosts' | 'users'> {
         definition: workingQueuePolicy(X.dlx),
       },
       {
+        name: SOAR_RETRY_QUEUE,
+        vhost,
+        pattern: exactly(SOAR_RETRY_QUEUE),
+        'apply-to': 'queues',
+        priority: 0,
+        definition: workingQueuePolicy(X.dlx, SOAR_RETRY_QUEUE),
+      },
+      {
+        // also the retry queue's own dead-letter queue, `soar-router-retry-dlq`
         name: 'soar.client-dlq',
         vhost,
         pattern: `^${CLIENT}-dlq$`,
@@ -252,8 +267,14 @@ function soarVhost(n: Namer): Omit<Topology, 'vhosts' | 'users'> {
       perm(U.admin, '.*', '.*', '.*'),
       // the api writes only into the bus's front exchanges and reads inboxes (receive) and dead letters (replay)
       perm(U.api, NOTHING, exactly(X.send, X.notify, X.direct), `^${CLIENT}-(inbox|dlq)$`),
-      // the router moves outbox/broadcast into publish/broadcast, and pushes inboxes to webhooks
-      perm(U.router, NOTHING, exactly(X.publish, X.broadcast, X.dlx), `^${CLIENT}-(outbox|broadcast|inbox)$`),
+      // the router moves outbox/broadcast into each destination inbox (direct), parks a copy a full inbox refused
+      // (retry), dead-letters (dlx), and pushes inboxes to webhooks
+      perm(
+        U.router,
+        NOTHING,
+        exactly(X.direct, X.retry, X.dlx),
+        `^(${CLIENT}-(outbox|broadcast|inbox)|${escapeRegex(SOAR_RETRY_QUEUE)})$`,
+      ),
       perm(CHECKING_USERS.monitor, NOTHING, NOTHING, NOTHING),
     ],
     topicPermissions: [],

@@ -156,7 +156,7 @@ describe('queues and policies', () => {
       const bindings = [...topology.bindings, ...sampleClient.bindings].filter(
         (b) => b.vhost === q.vhost && b.source === dlx && b.routing_key === key,
       );
-      const expected = q.vhost === CHECKING ? `${q.name}.dlq` : 'noc-glider7-dlq';
+      const expected = q.vhost === CHECKING ? `${q.name}.dlq` : q.name === 'soar-router-retry' ? 'soar-router-retry-dlq' : 'noc-glider7-dlq';
       expect(bindings.map((b) => b.destination)).toEqual([expected]);
     }
   });
@@ -169,6 +169,17 @@ describe('users and permissions', () => {
       if (UNLIMITED_USERS.includes(bare)) expect(u.maxConnections).toBeUndefined();
       else expect(u.maxConnections).toBe(100);
     }
+  });
+
+  it('lets the router write one copy per inbox (soar-direct), park refused copies (soar-retry) and read them back, and nothing more', () => {
+    const router = topology.permissions.find((p) => p.user === 'soar_router' && p.vhost === SOAR);
+    const writes = (name: string) => new RegExp(router?.write ?? '^$').test(name);
+    const reads = (name: string) => new RegExp(router?.read ?? '^$').test(name);
+    expect(['soar-direct', 'soar-retry', 'soar-dlx'].map(writes)).toEqual([true, true, true]);
+    expect(['soar-publish', 'soar-broadcast', 'soar-send', 'soar-notify', 'amq.default'].map(writes)).toEqual([false, false, false, false, false]);
+    expect(['soar-router-retry', 'noc-c2-outbox', 'noc-c2-broadcast', 'noc-c2-inbox'].map(reads)).toEqual([true, true, true, true]);
+    expect(['soar-router-retry-dlq', 'noc-c2-dlq'].map(reads)).toEqual([false, false]);
+    expect(topology.bindings.filter((b) => b.source === 'soar-retry').map((b) => b.destination)).toEqual(['soar-router-retry']);
   });
 
   it('gives no app role any configure permission', () => {

@@ -33,5 +33,9 @@ describe('the api configuration', () => {
     expect(problems({ ...complete, ADMIN_CLIENT_ID: 'Admin!' })).toMatch(/ADMIN_CLIENT_ID is malformed/);
     expect(problems({ ...complete, WEBHOOK_ALLOW_PRIVATE: 'yes' })).toMatch(/WEBHOOK_ALLOW_PRIVATE is malformed/);
     expect(problems({ ...complete, WEBHOOK_ALLOWLIST: '10.0.0.0/8, not_a host' })).toMatch(/WEBHOOK_ALLOWLIST is malformed/);
+    expect(problems({ ...complete, SEND_RATE_PER_SECOND: '0' })).toMatch(/SEND_RATE_PER_SECOND is malformed/);
+    expect(problems({ ...complete, SEND_RATE_PER_SECOND: 'fast' })).toMatch(/SEND_RATE_PER_SECOND is malformed/);
+    expect(problems({ ...complete, SEND_BYTES_IN_FLIGHT: '2048' })).toMatch(/SEND_BYTES_IN_FLIGHT is malformed \(it must be at least MAX_BODY_BYTES, 262144\)/);
+    expect(loadApiEnv({ ...complete, SEND_RATE_PER_SECOND: '5', SEND_BYTES_IN_FLIGHT: '300000' })).toMatchObject({ SEND_RATE_PER_SECOND: 5, SEND_BYTES_IN_FLIGHT: 300_000 });
   });
 });

@@ -71,6 +71,24 @@ export class ApiEnv extends CommonEnv {
   @Max(86_400)
   LOGIN_FAILURE_WINDOW_SECONDS = 300;
 
+  /**
+   * Per-client send quota (POST /send, /notify and WebSocket frames), on each api replica: messages per second
+   * (with a burst of as many) and request bytes published but not yet confirmed by the broker. Over either, 429 with
+   * Retry-After, before a queue fills and the broker has to refuse.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  SEND_RATE_PER_SECOND = 200;
+
+  /** at least MAX_BODY_BYTES, so that one message of the largest size can always be sent */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(1024 * 1024 * 1024)
+  SEND_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+
   /** messages in flight to one WebSocket before the broker waits for their acks */
   @Type(() => Number)
   @IsInt()

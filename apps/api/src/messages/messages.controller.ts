@@ -1,18 +1,22 @@
-import { Body, Controller, Get, HttpCode, Post, Query, Req, Res, UseGuards, UsePipes } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Post, Query, Req, Res, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiBearerAuth,
   ApiBody,
   ApiForbiddenResponse,
+  ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiPayloadTooLargeResponse,
   ApiServiceUnavailableResponse,
   ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnprocessableEntityResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { AuthenticatedClient, BearerAuthGuard, ClientPrincipal, RequireScopes } from '@purple/auth';
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_WINDOW_HOURS } from '@purple/contracts';
 import type { Request, Response } from 'express';
 import { onResponseSettled } from '../http/response-outcome';
 import { requestValidation } from '../http/validation';
@@ -20,8 +24,18 @@ import { AcceptedMessageDto, EnvelopeDto, NotifyRequestDoc, ReceiveQuery, SendRe
 import { NotifyUseCase } from './notify.use-case';
 import { ReceiveMessagesUseCase } from './receive-messages.use-case';
 import { SendMessageUseCase } from './send-message.use-case';
+import { SendQuotaExceededFilter } from './send-quota';
 
 const correlationIdOf = (req: Request) => (req as Request & { id?: string }).id;
+
+const IDEMPOTENCY_KEY_DOC = {
+  name: IDEMPOTENCY_KEY_HEADER,
+  required: false,
+  description:
+    `Makes retries safe: a request with a key this client used in the last ${IDEMPOTENCY_WINDOW_HOURS} h answers the first ` +
+    'answer (the same message_id) and publishes nothing new, on any api replica and after restarts. 1-255 visible ASCII ' +
+    'characters (a UUID is a good key). If the first attempt failed (503), the retry publishes under the same message_id.',
+};
 
 @ApiTags('bus')
 @ApiBearerAuth()
@@ -32,6 +46,7 @@ const correlationIdOf = (req: Request) => (req as Request & { id?: string }).id;
 @UseGuards(BearerAuthGuard)
 @RequireScopes('bus')
 @UsePipes(requestValidation())
+@UseFilters(SendQuotaExceededFilter)
 export class MessagesController {
   constructor(
     private readonly sendMessage: SendMessageUseCase,
@@ -46,8 +61,16 @@ export class MessagesController {
   @ApiAcceptedResponse({ type: AcceptedMessageDto, description: 'the broker has stored the message' })
   @ApiBadRequestResponse({ description: 'a malformed topic, a missing message, or not a JSON object' })
   @ApiPayloadTooLargeResponse({ description: 'the body is larger than MAX_BODY_BYTES' })
-  async send(@AuthenticatedClient() caller: ClientPrincipal, @Body() body: unknown, @Req() req: Request): Promise<AcceptedMessageDto> {
-    return { message_id: await this.sendMessage.execute(caller.clientId, body, correlationIdOf(req)) };
+  @ApiHeader(IDEMPOTENCY_KEY_DOC)
+  @ApiUnprocessableEntityResponse({ description: 'the Idempotency-Key was used for a different request' })
+  @ApiTooManyRequestsResponse({ description: 'over the per-client send quota (SEND_RATE_PER_SECOND, SEND_BYTES_IN_FLIGHT); see Retry-After' })
+  async send(
+    @AuthenticatedClient() caller: ClientPrincipal,
+    @Body() body: unknown,
+    @Req() req: Request,
+    @Headers(IDEMPOTENCY_KEY_HEADER.toLowerCase()) idempotencyKey?: string,
+  ): Promise<AcceptedMessageDto> {
+    return { message_id: await this.sendMessage.execute(caller.clientId, body, correlationIdOf(req), idempotencyKey) };
   }
 
   @Post('notify')
@@ -57,8 +80,16 @@ export class MessagesController {
   @ApiAcceptedResponse({ type: AcceptedMessageDto, description: 'the broker has stored the message' })
   @ApiBadRequestResponse({ description: 'a missing message, or not a JSON object' })
   @ApiPayloadTooLargeResponse({ description: 'the body is larger than MAX_BODY_BYTES' })
-  async broadcast(@AuthenticatedClient() caller: ClientPrincipal, @Body() body: unknown, @Req() req: Request): Promise<AcceptedMessageDto> {
-    return { message_id: await this.notify.execute(caller.clientId, body, correlationIdOf(req)) };
+  @ApiHeader(IDEMPOTENCY_KEY_DOC)
+  @ApiUnprocessableEntityResponse({ description: 'the Idempotency-Key was used for a different request' })
+  @ApiTooManyRequestsResponse({ description: 'over the per-client send quota (SEND_RATE_PER_SECOND, SEND_BYTES_IN_FLIGHT); see Retry-After' })
+  async broadcast(
+    @AuthenticatedClient() caller: ClientPrincipal,
+    @Body() body: unknown,
+    @Req() req: Request,
+    @Headers(IDEMPOTENCY_KEY_HEADER.toLowerCase()) idempotencyKey?: string,
+  ): Promise<AcceptedMessageDto> {
+    return { message_id: await this.notify.execute(caller.clientId, body, correlationIdOf(req), idempotencyKey) };
   }
 
   @Get('receive')

@@ -2,6 +2,18 @@ import { Logger } from '@nestjs/common';
 import type { Message } from 'amqplib';
 import { InboxBatch, InboxReader, TakeOptions } from '../broker/inbox-reader';
 import { ReceiveMessagesUseCase } from './receive-messages.use-case';
+import { ReceiverDedupe } from './receiver-dedupe';
+import { DeliveredMessageRepository } from './delivered-message.repository';
+
+/** bus_delivered_message in memory */
+function dedupe(delivered = new Set<string>()) {
+  const repository = {
+    findDelivered: async (_c: string, ids: string[]) => new Set(ids.filter((id) => delivered.has(id))),
+    recordDelivered: async (_c: string, ids: string[]) => void ids.forEach((id) => delivered.add(id)),
+    deleteExpired: async () => undefined,
+  } as unknown as DeliveredMessageRepository;
+  return new ReceiverDedupe(repository);
+}
 
 const message = (body: unknown): Message => ({ content: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) }) as Message;
 const envelope = { message_id: '0b7f1f46-5c1e-4a8e-9d53-2f1a0e4c9b11', topic: 'soar.noc.x', sender: 'ops', sent_at: '2026-01-01T00:00:00Z', message: { a: 1 } };
@@ -21,7 +33,7 @@ describe('ReceiveMessagesUseCase', () => {
       },
     } as unknown as InboxReader;
 
-    const received = await new ReceiveMessagesUseCase(reader).execute('noc-c2', { maxMessages: 5, waitSeconds: 2 });
+    const received = await new ReceiveMessagesUseCase(reader, dedupe()).execute('noc-c2', { maxMessages: 5, waitSeconds: 2 });
     expect(options).toMatchObject({ maxMessages: 5, waitMs: 2000 });
     expect(received.envelopes).toEqual([envelope]);
     expect(rejected).toEqual([messages[1], messages[2]]);
@@ -34,7 +46,37 @@ describe('ReceiveMessagesUseCase', () => {
     const reader = {
       take: async (): Promise<InboxBatch> => ({ messages: [message({ ...envelope, extra: 'x' })], reject: () => undefined, settle: async () => undefined }),
     } as unknown as InboxReader;
-    const received = await new ReceiveMessagesUseCase(reader).execute('noc-c2', { maxMessages: 1, waitSeconds: 0 });
+    const received = await new ReceiveMessagesUseCase(reader, dedupe()).execute('noc-c2', { maxMessages: 1, waitSeconds: 0 });
     expect(received.envelopes).toEqual([envelope]);
+  });
+
+  it('drops a message id the client already had, and a second copy within one batch, acking them with the rest', async () => {
+    const second = { ...envelope, message_id: '5d0c3c55-1a43-4f6a-8f5e-3f0a9a2b7c01' };
+    const third = { ...envelope, message_id: '9e9a1b1c-2d3e-4f50-8a6b-7c8d9e0f1a2b' };
+    const settled: boolean[] = [];
+    const batch = (bodies: unknown[]) =>
+      ({ take: async (): Promise<InboxBatch> => ({ messages: bodies.map(message), reject: () => undefined, settle: async (d) => void settled.push(d) }) }) as unknown as InboxReader;
+    const seen = dedupe();
+    const first = await new ReceiveMessagesUseCase(batch([envelope, second, envelope]), seen).execute('noc-c2', { maxMessages: 5, waitSeconds: 0 });
+    expect(first.envelopes.map((e) => e.message_id)).toEqual([envelope.message_id, second.message_id]);
+    await first.delivered();
+    const again = await new ReceiveMessagesUseCase(batch([second, third, envelope]), seen).execute('noc-c2', { maxMessages: 5, waitSeconds: 0 });
+    expect(again.envelopes.map((e) => e.message_id)).toEqual([third.message_id]);
+    expect(settled).toEqual([true]);
+  });
+
+  it('hands out again what a caller abandoned (its response was never written)', async () => {
+    const reader = { take: async (): Promise<InboxBatch> => ({ messages: [message(envelope)], reject: () => undefined, settle: async () => undefined }) } as unknown as InboxReader;
+    const seen = dedupe();
+    await (await new ReceiveMessagesUseCase(reader, seen).execute('noc-c2', { maxMessages: 1, waitSeconds: 0 })).abandoned();
+    expect((await new ReceiveMessagesUseCase(reader, seen).execute('noc-c2', { maxMessages: 1, waitSeconds: 0 })).envelopes).toEqual([envelope]);
+  });
+
+  it('answers 503, returning the batch to the inbox, while duplicates cannot be checked', async () => {
+    const settled: boolean[] = [];
+    const reader = { take: async (): Promise<InboxBatch> => ({ messages: [message(envelope)], reject: () => undefined, settle: async (d) => void settled.push(d) }) } as unknown as InboxReader;
+    const down = new ReceiverDedupe({ findDelivered: async () => Promise.reject(new Error('connect ECONNREFUSED')), deleteExpired: async () => undefined } as unknown as DeliveredMessageRepository);
+    await expect(new ReceiveMessagesUseCase(reader, down).execute('noc-c2', { maxMessages: 1, waitSeconds: 0 })).rejects.toThrow(/database is unavailable/);
+    expect(settled).toEqual([false]);
   });
 });

@@ -8,6 +8,7 @@ import { BrokerChannels } from '../broker/broker-channels';
 import { ApiEnv } from '../config/api-env';
 import { credentialsInQuery } from '../http/refuse-credentials-in-query.middleware';
 import { NotifyUseCase } from '../messages/notify.use-case';
+import { ReceiverDedupe } from '../messages/receiver-dedupe';
 import { SendMessageUseCase } from '../messages/send-message.use-case';
 import { BEARER_SUBPROTOCOL, streamCredentials } from './stream-credentials';
 import { CLOSE, StreamSession } from './stream-session';
@@ -46,6 +47,7 @@ export class StreamServer implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly sendMessage: SendMessageUseCase,
     private readonly notify: NotifyUseCase,
     private readonly env: ApiEnv,
+    private readonly dedupe: ReceiverDedupe,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -82,6 +84,7 @@ export class StreamServer implements OnApplicationBootstrap, BeforeApplicationSh
             authenticator: this.authenticator,
             sendMessage: this.sendMessage,
             notify: this.notify,
+            dedupe: this.dedupe,
             prefetch: this.env.STREAM_PREFETCH,
           });
           this.sessions.add(session);

@@ -1,10 +1,12 @@
 import { HttpException, Logger } from '@nestjs/common';
 import { BearerAuthenticator, ClientPrincipal, InvalidTokenError } from '@purple/auth';
+import { IDEMPOTENCY_KEY_FIELD } from '@purple/contracts';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { RawData, WebSocket } from 'ws';
 import { BrokerChannels, brokerErrorMessage, closeQuietly, inboxOf } from '../broker/broker-channels';
 import { readEnvelope } from '../broker/inbox-envelope';
 import { NotifyUseCase } from '../messages/notify.use-case';
+import { ReceiverDedupe } from '../messages/receiver-dedupe';
 import { SendMessageUseCase } from '../messages/send-message.use-case';
 
 /** WebSocket close codes used here (RFC 6455 §7.4) */
@@ -17,19 +19,22 @@ export interface SessionDependencies {
   authenticator: BearerAuthenticator;
   sendMessage: SendMessageUseCase;
   notify: NotifyUseCase;
+  dedupe: ReceiverDedupe;
   prefetch: number;
 }
 
 /**
  * One client's WebSocket: streams its inbox (consumed with a prefetch; each message acked once `ws.send` has
  * written it; whatever is unacked when the socket closes goes back to the inbox) and takes send and notify frames,
- * one at a time in arrival order so a sender's messages keep their order.
+ * one at a time in arrival order so a sender's messages keep their order. Inbox messages are handed out one at a
+ * time too: a message_id the client already had is dropped (ReceiverDedupe), which needs the one before recorded.
  */
 export class StreamSession {
   private readonly logger = new Logger('Stream');
   private channel?: Channel;
   private stopped = false;
   private frames: Promise<void> = Promise.resolve();
+  private deliveries: Promise<void> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -55,7 +60,15 @@ export class StreamSession {
       if (this.stopped) return void closeQuietly(channel);
       channel.on('close', () => this.close(CLOSE.tryAgainLater, 'the broker connection was lost; reconnect'));
       await channel.prefetch(this.deps.prefetch);
-      await channel.consume(inboxOf(this.principal.clientId), (message) => this.deliver(message), { noAck: false });
+      await channel.consume(
+        inboxOf(this.principal.clientId),
+        (message) => {
+          this.deliveries = this.deliveries
+            .then(() => this.deliver(message))
+            .catch((error: Error) => this.logger.error(`delivering to ${this.principal.clientId} failed: ${error.message}`));
+        },
+        { noAck: false },
+      );
     } catch (error) {
       if (this.stopped) return; // the client left while the consumer was being set up
       this.logger.warn(`cannot stream the inbox of ${this.principal.clientId}: ${brokerErrorMessage(error)}`);
@@ -76,9 +89,9 @@ export class StreamSession {
     if (this.channel) await closeQuietly(this.channel);
   }
 
-  private deliver(message: ConsumeMessage | null): void {
+  private async deliver(message: ConsumeMessage | null): Promise<void> {
     const channel = this.channel;
-    if (!channel) return;
+    if (!channel || this.stopped) return;
     if (message === null) {
       // the broker cancelled the consumer: the inbox was deleted (the client with it)
       this.close(CLOSE.policy, 'the inbox no longer exists');
@@ -91,10 +104,25 @@ export class StreamSession {
       return;
     }
     if (this.ws.readyState !== WebSocket.OPEN) return; // left unacked: back to the inbox when the channel closes
-    this.ws.send(JSON.stringify({ type: 'message', ...read.envelope }), (error) => {
+    let unseen: boolean;
+    try {
+      unseen = (await this.deps.dedupe.unseen(this.principal.clientId, [read.envelope])).length > 0;
+    } catch (error) {
+      this.close(CLOSE.tryAgainLater, 'the inbox is unavailable; reconnect later');
+      this.logger.warn(`cannot stream the inbox of ${this.principal.clientId}: ${(error as Error).message}`);
+      return;
+    }
+    if (!unseen) {
+      ignoreClosed(() => channel.ack(message)); // a copy of a message the client already had
+      return;
+    }
+    const written = await new Promise<boolean>((resolve) =>
       // Node also reports success for a write cut short by a reset connection: only a socket still open counts
-      if (!error && !this.stopped && this.ws.readyState === WebSocket.OPEN) ignoreClosed(() => channel.ack(message));
-    });
+      this.ws.send(JSON.stringify({ type: 'message', ...read.envelope }), (error) => resolve(!error && !this.stopped && this.ws.readyState === WebSocket.OPEN)),
+    );
+    if (!written) return;
+    await this.deps.dedupe.remember(this.principal.clientId, [read.envelope]);
+    ignoreClosed(() => channel.ack(message));
   }
 
   private async onFrame(data: RawData, isBinary: boolean): Promise<void> {
@@ -112,10 +140,12 @@ export class StreamSession {
     try {
       // every frame re-checks the token: a revoked or expired one stops the session at once
       await this.deps.authenticator.authenticate(this.token);
-      const { type, ...body } = frame;
+      const { type, [IDEMPOTENCY_KEY_FIELD]: key, ...body } = frame;
+      // as the HTTP header: a retried frame with the same key answers the same message_id and publishes nothing new
+      const idempotencyKey = key === undefined ? undefined : typeof key === 'string' ? key : '';
       let messageId: string;
-      if (type === 'send') messageId = await this.deps.sendMessage.execute(this.principal.clientId, body);
-      else if (type === 'notify') messageId = await this.deps.notify.execute(this.principal.clientId, body);
+      if (type === 'send') messageId = await this.deps.sendMessage.execute(this.principal.clientId, body, undefined, idempotencyKey);
+      else if (type === 'notify') messageId = await this.deps.notify.execute(this.principal.clientId, body, undefined, idempotencyKey);
       else {
         this.reply({ type: 'error', reason: `unknown frame type ${JSON.stringify(type)}: use send or notify`, ...requestId });
         return;

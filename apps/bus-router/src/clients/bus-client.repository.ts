@@ -8,6 +8,8 @@ export interface RoutedClient {
   clientId: string;
   /** bus clients have queues; admins and checking-engine readers do not */
   isBusClient: boolean;
+  /** the topic pattern its inbox receives */
+  subscription: string;
   webhookUrl: string | null;
   webhookEnabled: boolean;
   webhookSecretCiphertext: string | null;
@@ -37,6 +39,7 @@ function toRoutedClient(row: BusClientEntity): RoutedClient {
   return {
     clientId: row.clientId,
     isBusClient: row.scopes.split(/\s+/).includes('bus'),
+    subscription: row.subscription,
     webhookUrl: row.webhookUrl,
     webhookEnabled: row.webhookEnabled,
     webhookSecretCiphertext: row.webhookSecretCiphertext,

@@ -58,6 +58,14 @@ describe('PushToWebhook', () => {
     expect(new Set(posts.map((p) => p.headers['webhook-id']))).toEqual(new Set([envelope.message_id]));
   });
 
+  it('gives every copy of one message (a duplicate in the inbox, a redelivery) the same webhook-id, its message_id', async () => {
+    const { push, posts, target } = setup([answered(200)]);
+    await push.execute(() => target, fakeDelivery(envelope).delivery);
+    await push.execute(() => target, fakeDelivery(envelope, { redelivered: true } as never).delivery);
+    await push.execute(() => target, fakeDelivery({ ...envelope, message_id: '7c9e6679-7425-40de-944b-e07fc1f90ae7' }).delivery);
+    expect(posts.map((p) => p.headers['webhook-id'])).toEqual([envelope.message_id, envelope.message_id, '7c9e6679-7425-40de-944b-e07fc1f90ae7']);
+  });
+
   it.each([
     [answered(503), 'HTTP 503'],
     [answered(404), 'HTTP 404'],

@@ -6,6 +6,7 @@ import { QueueConsumerOptions } from '../consumers/queue-consumer';
 import { ConsumerFactory, ConsumerHandle } from '../consumers/queue-consumer-factory';
 import { PushToWebhook, WebhookTarget } from '../push/push-to-webhook';
 import { WebhookSecrets } from '../push/webhook-secrets';
+import { DestinationDirectory } from '../routing/destination-directory';
 import { ForwardBroadcastMessage } from '../routing/forward-broadcast-message';
 import { ForwardOutboxMessage } from '../routing/forward-outbox-message';
 import { fakeDelivery, testConfig } from '../../test/doubles';
@@ -46,7 +47,8 @@ class FakeConsumers extends ConsumerFactory {
 const config = testConfig();
 const box = new SecretBox(config.WEBHOOK_SECRET_KEY);
 
-function setup() {
+/** `started`: as after the router's first full sync; false: as before it */
+function setup(started = true) {
   const rows = new Map<string, RoutedClient>();
   const clients = {
     findAll: async () => [...rows.values()],
@@ -57,6 +59,8 @@ function setup() {
   const senders: string[] = [];
   const forward = { execute: async (owner: string) => (senders.push(owner), { action: 'ack' }) };
   const consumers = new FakeConsumers();
+  const directory = new DestinationDirectory();
+  if (started) directory.replaceAll([]);
   const router = new ClientRouter(
     consumers,
     clients,
@@ -65,10 +69,11 @@ function setup() {
     push,
     new WebhookSecrets(config),
     config,
+    directory,
   );
   const put = (client: Partial<RoutedClient> & { clientId: string }) =>
-    rows.set(client.clientId, { isBusClient: true, webhookUrl: null, webhookEnabled: true, webhookSecretCiphertext: null, ...client });
-  return { router, rows, put, consumers, pushedTo, senders };
+    rows.set(client.clientId, { isBusClient: true, subscription: '#', webhookUrl: null, webhookEnabled: true, webhookSecretCiphertext: null, ...client });
+  return { router, rows, put, consumers, pushedTo, senders, directory };
 }
 
 describe('ClientRouter', () => {
@@ -81,6 +86,36 @@ describe('ClientRouter', () => {
     expect(consumers.running()).toEqual(['alpha-broadcast', 'alpha-outbox', 'bravo-broadcast', 'bravo-outbox']);
     expect(consumers.latest('bravo-outbox')?.options).toMatchObject({ deadLetterExchange: 'soar-dlx', deadLetterRoutingKey: 'bravo' });
     expect(router.routedClients).toEqual(['alpha', 'bravo']);
+  });
+
+  it('keeps the destination directory in line with bus_client: bus clients and their subscriptions', async () => {
+    const { router, rows, put, directory } = setup();
+    put({ clientId: 'alpha', subscription: 'soar.alpha.#' });
+    put({ clientId: 'bravo', subscription: 'soar.#' });
+    put({ clientId: 'admin', isBusClient: false });
+    await router.syncAll();
+    expect(directory.subscribersOf('soar.alpha.x')).toEqual(['alpha', 'bravo']);
+    expect(directory.everyone()).toEqual(['alpha', 'bravo']);
+
+    put({ clientId: 'alpha', subscription: 'soar.other' });
+    await router.sync('alpha');
+    expect(directory.subscribersOf('soar.alpha.x')).toEqual(['bravo']);
+    rows.delete('bravo');
+    await router.sync('bravo');
+    expect(directory.everyone()).toEqual(['alpha']);
+    put({ clientId: 'alpha', isBusClient: false });
+    await router.syncAll();
+    expect(directory.everyone()).toEqual([]);
+  });
+
+  it('starts no consumer before a full read of bus_client has filled the destination directory', async () => {
+    const { router, put, consumers } = setup(false);
+    put({ clientId: 'alpha' });
+    put({ clientId: 'bravo' });
+    await router.sync('alpha');
+    expect(consumers.running()).toEqual([]);
+    await router.syncAll();
+    expect(consumers.running()).toEqual(['alpha-broadcast', 'alpha-outbox', 'bravo-broadcast', 'bravo-outbox']);
   });
 
   it('hands each queue’s messages to the use case with the queue’s owner as sender', async () => {

@@ -6,6 +6,7 @@ import { DeliveryHandler } from '../consumers/delivery';
 import { ConsumerFactory, ConsumerHandle } from '../consumers/queue-consumer-factory';
 import { PushToWebhook, WebhookTarget } from '../push/push-to-webhook';
 import { WebhookSecrets } from '../push/webhook-secrets';
+import { DestinationDirectory } from '../routing/destination-directory';
 import { ForwardBroadcastMessage } from '../routing/forward-broadcast-message';
 import { ForwardOutboxMessage } from '../routing/forward-outbox-message';
 
@@ -37,6 +38,7 @@ export class ClientRouter {
     private readonly pushToWebhook: PushToWebhook,
     private readonly secrets: WebhookSecrets,
     private readonly config: BusRouterEnv,
+    private readonly directory: DestinationDirectory,
   ) {}
 
   /** the ids of the clients routed now */
@@ -52,7 +54,9 @@ export class ClientRouter {
 
   /** Brings every client, known to the database or running here, in line with the database. */
   async syncAll(): Promise<void> {
-    const ids = new Set([...(await this.clients.findAll()).map((c) => c.clientId), ...this.running.keys()]);
+    const rows = await this.clients.findAll();
+    this.directory.replaceAll(rows.filter((c) => c.isBusClient));
+    const ids = new Set([...rows.map((c) => c.clientId), ...this.running.keys()]);
     await Promise.all([...ids].map((id) => this.sync(id)));
   }
 
@@ -69,7 +73,9 @@ export class ClientRouter {
   }
 
   private async apply(clientId: string, client: RoutedClient | undefined): Promise<void> {
-    if (this.closed) return;
+    this.directory.set(clientId, client?.isBusClient ? client.subscription : undefined);
+    // a sender forwarded before the first full read would miss the subscribers not read yet; that read starts it
+    if (this.closed || !this.directory.loaded) return;
     if (!client?.isBusClient) {
       if (this.running.has(clientId)) {
         await this.stopClient(clientId);

@@ -3,6 +3,7 @@ import { DatabaseConnector } from '@purple/persistence';
 import { ClientChangeListener } from '../clients/client-change-listener';
 import { BusRouterEnv } from '../config';
 import { ClientRouter } from './client-router';
+import { RetryQueueRunner } from './retry-queue-runner';
 
 /**
  * Starts routing once PostgreSQL answers: a full sync, then one client at a time as bus_client notifies changes,
@@ -22,6 +23,7 @@ export class RouterLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     private readonly changes: ClientChangeListener,
     private readonly database: DatabaseConnector,
     private readonly config: BusRouterEnv,
+    private readonly retries: RetryQueueRunner,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -31,7 +33,7 @@ export class RouterLifecycle implements OnApplicationBootstrap, BeforeApplicatio
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
     clearInterval(this.timer);
-    await this.router.stopAll();
+    await Promise.all([this.router.stopAll(), this.retries.stop()]);
   }
 
   private async begin(): Promise<void> {
@@ -47,6 +49,7 @@ export class RouterLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     });
     this.timer = setInterval(() => void this.syncAll(), this.config.ROUTER_RECONCILE_INTERVAL_MS);
     await this.syncAll();
+    if (!this.closing) this.retries.start();
   }
 
   /** One full sync at a time; a request during one runs another right after, so nothing between is missed. */

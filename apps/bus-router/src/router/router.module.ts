@@ -4,12 +4,13 @@ import { ConsumersModule } from '../consumers/consumers.module';
 import { PushModule } from '../push/push.module';
 import { RoutingModule } from '../routing/routing.module';
 import { ClientRouter } from './client-router';
+import { RetryQueueRunner } from './retry-queue-runner';
 import { RouterLifecycle } from './router-lifecycle';
 
 /** Which consumers run, per client, as bus_client changes. */
 @Module({
   imports: [ClientsModule, ConsumersModule, RoutingModule, PushModule],
-  providers: [ClientRouter, RouterLifecycle],
+  providers: [ClientRouter, RetryQueueRunner, RouterLifecycle],
   exports: [ClientRouter],
 })
 export class RouterModule {}

@@ -1,17 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { NotifyRequest, parseJsonMessage } from '@purple/contracts';
 import { BROADCAST_TOPIC, buildEnvelope, envelopeMessageId } from '@purple/bus';
-import { SOAR_EXCHANGES } from '@purple/topology';
 import { Delivery, Disposition, deadLetter } from '../consumers/delivery';
+import { DestinationDirectory } from './destination-directory';
 import { EnvelopePublisher } from './envelope-publisher';
 
 /**
- * The seed's broadcast step: a message from `<client>-broadcast` goes to `soar-broadcast`, reaching every inbox,
+ * The seed's broadcast step: a message from `<client>-broadcast` reaches every inbox, one copy each,
  * with the topic {@link BROADCAST_TOPIC} and the owner of the queue as sender.
  */
 @Injectable()
 export class ForwardBroadcastMessage {
-  constructor(private readonly publisher: EnvelopePublisher) {}
+  constructor(
+    private readonly publisher: EnvelopePublisher,
+    private readonly directory: DestinationDirectory,
+  ) {}
 
   async execute(owner: string, delivery: Delivery): Promise<Disposition> {
     const request = parseJsonMessage(NotifyRequest, delivery.message.content);
@@ -22,6 +25,6 @@ export class ForwardBroadcastMessage {
       sender: owner,
       message: request.value.message,
     });
-    return this.publisher.publish(delivery, SOAR_EXCHANGES.broadcast, '', envelope);
+    return this.publisher.deliver(delivery, this.directory.everyone(), envelope);
   }
 }

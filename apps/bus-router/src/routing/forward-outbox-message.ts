@@ -1,18 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import { SendRequest, parseJsonMessage } from '@purple/contracts';
 import { buildEnvelope, envelopeMessageId } from '@purple/bus';
-import { SOAR_EXCHANGES } from '@purple/topology';
 import { Delivery, Disposition, deadLetter } from '../consumers/delivery';
+import { DestinationDirectory } from './destination-directory';
 import { EnvelopePublisher } from './envelope-publisher';
 
 /**
- * The seed's forward + publish steps: a message from `<client>-outbox` is published on `soar-publish` under its
- * topic, reaching every inbox whose subscription matches. The sender is the owner of the outbox, whatever the
- * body claims.
+ * The seed's forward + publish steps: a message from `<client>-outbox` reaches every inbox whose subscription
+ * matches its topic, one copy per inbox (see EnvelopePublisher). The sender is the owner of the outbox, whatever
+ * the body claims.
  */
 @Injectable()
 export class ForwardOutboxMessage {
-  constructor(private readonly publisher: EnvelopePublisher) {}
+  constructor(
+    private readonly publisher: EnvelopePublisher,
+    private readonly directory: DestinationDirectory,
+  ) {}
 
   async execute(owner: string, delivery: Delivery): Promise<Disposition> {
     const request = parseJsonMessage(SendRequest, delivery.message.content);
@@ -23,6 +26,6 @@ export class ForwardOutboxMessage {
       sender: owner,
       message: request.value.message,
     });
-    return this.publisher.publish(delivery, SOAR_EXCHANGES.publish, envelope.topic, envelope);
+    return this.publisher.deliver(delivery, this.directory.subscribersOf(envelope.topic), envelope);
   }
 }
