@@ -328,6 +328,17 @@ describe('api: tokens and the client registry (real broker and database)', () =>
       expect(admin.status).toBe(409);
       expect(admin.body.message).toMatch(/configured admin/);
     });
+
+    it('does not revive an old token when a deleted client id is created again (issue 12 #5)', async () => {
+      const first = await createClient(h.api, h.adminToken, { client_id: 'phoenix', subscription: 'soar.phoenix.#' });
+      expect((await h.api.request('DELETE', '/clients/phoenix', { token: h.adminToken })).status).toBe(204);
+      // same id, same (reset) token version: only the incarnation differs
+      const second = await createClient(h.api, h.adminToken, { client_id: 'phoenix', subscription: 'soar.phoenix.#' });
+      const stale = await h.api.request('GET', '/receive', { token: first.token });
+      expect(stale.status).toBe(401);
+      expect(stale.body.message).toBe('the token has been revoked');
+      expect((await h.api.request('GET', '/receive', { token: second.token })).status).toBe(200);
+    });
   });
 
   it('documents every endpoint in the OpenAPI document, with bearer auth', async () => {

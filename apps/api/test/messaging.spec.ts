@@ -290,7 +290,7 @@ describe('api: send, notify, receive and dead letters (real broker and database)
       expect(expired.body.message).toBe('the token has expired');
       expect(expired.headers.get('www-authenticate')).toBe('Bearer realm="purple", error="invalid_token", error_description="the token has expired"');
       // and one crafted with a past expiry, to the second
-      const past = signAccessToken({ clientId: c2.id, scope: 'bus', tokenVersion: 1, ttlSeconds: -1 }, h.env['TOKEN_SIGNING_KEY']).token;
+      const past = signAccessToken({ clientId: c2.id, scope: 'bus', tokenVersion: 1, incarnation: randomUUID(), ttlSeconds: -1 }, h.env['TOKEN_SIGNING_KEY']).token;
       expect((await downApi.request('GET', `/clients/${c2.id}`, { token: past })).status).toBe(401);
     });
 

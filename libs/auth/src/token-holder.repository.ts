@@ -8,6 +8,7 @@ export interface TokenHolder {
   clientId: string;
   scopes: string;
   tokenVersion: number;
+  incarnation: string;
 }
 
 /** The one lookup per authenticated request: the client's current token version and scopes, by primary key. */
@@ -18,7 +19,7 @@ export class TokenHolderRepository {
   async find(clientId: string): Promise<TokenHolder | null> {
     if (!this.clients.manager.connection.isInitialized) throw new ServiceUnavailableException('the database is not available yet');
     try {
-      return await this.clients.findOne({ select: { clientId: true, scopes: true, tokenVersion: true }, where: { clientId } });
+      return await this.clients.findOne({ select: { clientId: true, scopes: true, tokenVersion: true, incarnation: true }, where: { clientId } });
     } catch (error) {
       if (error instanceof HttpException) throw error;
       throw new ServiceUnavailableException(`cannot check the token: the database failed (${(error as Error).message})`);

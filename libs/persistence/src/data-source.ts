@@ -9,10 +9,11 @@ import { CalderaBridgeSentLinkEntity } from './entities/caldera-bridge-sent-link
 import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema';
 import { PipelineAndBackbone1763800001000 } from './migrations/1763800001000-pipeline-and-backbone';
 import { CalderaBridgeSentLink1763800002000 } from './migrations/1763800002000-caldera-bridge-sent-link';
+import { SecurityHardening1763800007000 } from './migrations/1763800007000-security-hardening';
 
 /** Listed one by one, not globbed: webpack bundles what is imported, and a glob finds nothing in a bundle. */
 export const ENTITIES = [OperationEntity, ExecutionEntity, DetectionTaskEntity, DetectionResultEntity, BusClientEntity, DeadLetterEntity, CalderaBridgeSentLinkEntity];
-export const MIGRATIONS = [InitialSchema1763800000000, PipelineAndBackbone1763800001000, CalderaBridgeSentLink1763800002000];
+export const MIGRATIONS = [InitialSchema1763800000000, PipelineAndBackbone1763800001000, CalderaBridgeSentLink1763800002000, SecurityHardening1763800007000];
 
 /** The schema comes from migrations only: `synchronize` stays off. */
 export function dataSourceOptions(url: string, extra: Partial<DataSourceOptions> = {}): DataSourceOptions {

@@ -24,14 +24,14 @@ describe('IssueTokenUseCase', () => {
     );
 
   beforeAll(async () => {
-    clients = new Map([['noc-c2', { clientId: 'noc-c2', secretHash: await hashClientSecret('right', { N: 1024, r: 8, p: 1 }), scopes: 'bus checking:read', tokenVersion: 4 }]]);
+    clients = new Map([['noc-c2', { clientId: 'noc-c2', secretHash: await hashClientSecret('right', { N: 1024, r: 8, p: 1 }), scopes: 'bus checking:read', tokenVersion: 4, incarnation: 'c0ffee' }]]);
   });
   beforeEach(() => (failing = false));
 
   it('issues a token carrying the client, its scopes and its token version', async () => {
     const issued = await useCase().execute({ clientId: 'noc-c2', clientSecret: 'right' }, 'ip');
     expect(issued).toMatchObject({ expiresIn: 120, scope: 'bus checking:read' });
-    expect(verifyAccessToken(issued.accessToken, KEY)).toMatchObject({ sub: 'noc-c2', scope: 'bus checking:read', ver: 4 });
+    expect(verifyAccessToken(issued.accessToken, KEY)).toMatchObject({ sub: 'noc-c2', scope: 'bus checking:read', ver: 4, inc: 'c0ffee' });
   });
 
   it('narrows to the requested scopes, refusing ones the client lacks', async () => {
