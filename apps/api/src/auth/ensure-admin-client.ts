@@ -5,7 +5,8 @@ import { backoffDelay, sleep } from '@purple/platform';
 import { ClientChanges, ClientRepository } from '../clients/client.repository';
 import { ApiEnv } from '../config/api-env';
 
-export const ADMIN_SCOPES: Scope[] = ['admin', 'checking:read'];
+/** the bootstrap admin holds every scope but `bus`: it is where `checking:admin` can first be granted from */
+export const ADMIN_SCOPES: Scope[] = ['admin', 'checking:read', 'checking:admin'];
 
 /**
  * The first admin, from ADMIN_CLIENT_ID / ADMIN_CLIENT_SECRET: created if missing, given the admin scopes, and given

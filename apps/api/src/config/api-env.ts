@@ -17,7 +17,7 @@ export class ApiEnv extends CommonEnv {
   @Max(86_400)
   TOKEN_TTL_SECONDS = 3600;
 
-  /** the first admin, ensured at start (scopes `admin checking:read`, no queues) */
+  /** the first admin, ensured at start (scopes `admin checking:read checking:admin`, no queues) */
   @Matches(CLIENT_ID_PATTERN, { message: 'ADMIN_CLIENT_ID must be a client id: lowercase letters, digits and hyphens' })
   ADMIN_CLIENT_ID!: string;
 
