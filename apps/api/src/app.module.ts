@@ -8,7 +8,7 @@ import { TokenModule } from './auth/token.module';
 import { CheckingApiModule } from './checking/checking-api.module';
 import { ClientsModule } from './clients/clients.module';
 import { ApiConfigModule } from './config/api-config.module';
-import { ApiEnv } from './config/api-env';
+import { ApiEnv, malformedProxies } from './config/api-env';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { RefuseCredentialsInQueryMiddleware } from './http/refuse-credentials-in-query.middleware';
 import { MessagesModule } from './messages/messages.module';
@@ -41,13 +41,17 @@ export class ApiModule implements NestModule {
   }
 }
 
-/** ApiEnv, validated; a malformed WEBHOOK_ALLOWLIST entry is caught here rather than at the first registration. */
+/** ApiEnv, validated; a malformed WEBHOOK_ALLOWLIST or TRUSTED_PROXIES entry is caught here rather than later. */
 export function loadApiEnv(source: NodeJS.ProcessEnv): ApiEnv {
   const env = loadConfig(ApiEnv, source);
   try {
     parseAllowlist(splitAllowlist(env.WEBHOOK_ALLOWLIST));
   } catch (error) {
     throw new ConfigError([`WEBHOOK_ALLOWLIST is malformed (${(error as Error).message})`]);
+  }
+  const badProxies = malformedProxies(env.trustedProxies);
+  if (badProxies.length > 0) {
+    throw new ConfigError([`TRUSTED_PROXIES is malformed (not an address, a CIDR, loopback, linklocal or uniquelocal: ${badProxies.join(', ')})`]);
   }
   return env;
 }

@@ -10,8 +10,11 @@ import { setupSwagger } from './swagger';
  */
 export function configureApi(app: INestApplication): void {
   const http = app as NestExpressApplication;
-  const { MAX_BODY_BYTES } = app.get(ApiEnv);
+  const env = app.get(ApiEnv);
+  const { MAX_BODY_BYTES } = env;
   http.disable('x-powered-by');
+  // req.ip is then the caller as the trusted proxies report it (X-Forwarded-For), and the socket's peer otherwise
+  if (env.trustedProxies.length > 0) http.set('trust proxy', env.trustedProxies);
   // registered before Nest would add its own default (100 kB) parsers, which it then skips
   http.useBodyParser('json', { limit: MAX_BODY_BYTES });
   http.useBodyParser('urlencoded', { limit: MAX_BODY_BYTES, extended: false });

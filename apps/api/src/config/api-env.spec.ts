@@ -33,5 +33,7 @@ describe('the api configuration', () => {
     expect(problems({ ...complete, ADMIN_CLIENT_ID: 'Admin!' })).toMatch(/ADMIN_CLIENT_ID is malformed/);
     expect(problems({ ...complete, WEBHOOK_ALLOW_PRIVATE: 'yes' })).toMatch(/WEBHOOK_ALLOW_PRIVATE is malformed/);
     expect(problems({ ...complete, WEBHOOK_ALLOWLIST: '10.0.0.0/8, not_a host' })).toMatch(/WEBHOOK_ALLOWLIST is malformed/);
+    expect(problems({ ...complete, TRUSTED_PROXIES: '10.0.0.0/8, ingress.local, ::1/129' })).toMatch(/TRUSTED_PROXIES is malformed \(.*: ingress.local, ::1\/129\)/);
+    expect(loadApiEnv({ ...complete, TRUSTED_PROXIES: 'loopback, 10.0.0.0/8, fd00::/8' }).trustedProxies).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8']);
   });
 });

@@ -3,6 +3,7 @@ import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength 
 import { MIN_SIGNING_KEY_LENGTH } from '@purple/auth';
 import { CLIENT_ID_PATTERN } from '@purple/contracts';
 import { CommonEnv } from '@purple/platform';
+import { isIP } from 'node:net';
 
 /** The api's own variables, on top of those every app reads. Property names are the variable names. */
 export class ApiEnv extends CommonEnv {
@@ -71,10 +72,39 @@ export class ApiEnv extends CommonEnv {
   @Max(86_400)
   LOGIN_FAILURE_WINDOW_SECONDS = 300;
 
+  /**
+   * The reverse proxies (ingress) in front of the api, comma-separated: addresses, CIDRs, or `loopback`,
+   * `linklocal`, `uniquelocal`. X-Forwarded-For is believed only from them, so the failed-login limit counts the
+   * real caller; without it every caller behind an ingress shares the ingress's address.
+   */
+  @IsOptional()
+  @IsString()
+  TRUSTED_PROXIES?: string;
+
   /** messages in flight to one WebSocket before the broker waits for their acks */
   @Type(() => Number)
   @IsInt()
   @Min(1)
   @Max(1000)
   STREAM_PREFETCH = 10;
+
+  get trustedProxies(): string[] {
+    return (this.TRUSTED_PROXIES ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+  }
+}
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** The TRUSTED_PROXIES entries that are neither an address, a CIDR nor one of the names Express knows. */
+export function malformedProxies(entries: string[]): string[] {
+  return entries.filter((entry) => {
+    if (PROXY_NAMES.includes(entry)) return false;
+    const [address, prefix, extra] = entry.split('/');
+    const version = isIP(address);
+    if (version === 0 || extra !== undefined) return true;
+    return prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128));
+  });
 }
