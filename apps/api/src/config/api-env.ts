@@ -88,6 +88,27 @@ export class ApiEnv extends CommonEnv {
   @Max(1000)
   STREAM_PREFETCH = 10;
 
+  /** WebSocket streams one client may hold open at once (per replica); one more is refused with 429 */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  STREAM_MAX_PER_CLIENT = 4;
+
+  /** GET /receive requests (long-polls included) one client may have under way at once (per replica) */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  RECEIVE_MAX_CONCURRENT_PER_CLIENT = 4;
+
+  /** how often open streams re-check their token, so a rotated secret or a deleted client ends them within that */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  STREAM_TOKEN_RECHECK_MS = 2000;
+
   get trustedProxies(): string[] {
     return (this.TRUSTED_PROXIES ?? '')
       .split(',')
