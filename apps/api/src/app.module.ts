@@ -1,4 +1,5 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { AuthModule } from '@purple/auth';
 import { parseAllowlist, splitAllowlist } from '@purple/bus';
 import { MessagingModule } from '@purple/messaging';
@@ -10,6 +11,8 @@ import { ClientsModule } from './clients/clients.module';
 import { ApiConfigModule } from './config/api-config.module';
 import { ApiEnv, malformedProxies } from './config/api-env';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
+import { DatabaseErrorsFilter } from './http/database-errors.filter';
+import { RefuseControlCharactersMiddleware } from './http/refuse-control-characters.middleware';
 import { RefuseCredentialsInQueryMiddleware } from './http/refuse-credentials-in-query.middleware';
 import { MessagesModule } from './messages/messages.module';
 import { StreamModule } from './stream/stream.module';
@@ -33,11 +36,12 @@ export class ApiModule implements NestModule {
         DeadLettersModule,
         CheckingApiModule,
       ],
+      providers: [{ provide: APP_FILTER, useClass: DatabaseErrorsFilter }],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RefuseCredentialsInQueryMiddleware).forRoutes('{*path}');
+    consumer.apply(RefuseCredentialsInQueryMiddleware, RefuseControlCharactersMiddleware).forRoutes('{*path}');
   }
 }
 

@@ -186,4 +186,40 @@ describe('checking query API', () => {
     const { rows } = await db.query(`SELECT replayed_by, body_edited_by FROM dead_letter WHERE id = $1`, [sound]);
     expect(rows[0]).toEqual({ replayed_by: 'admin', body_edited_by: null });
   });
+
+  it('answers hostile parameters with 4xx before PostgreSQL, never 5xx nor a database message (issue 12, low)', async () => {
+    const hostile = [
+      '/checking/operations/%00/navigator-layer',
+      '/checking/operations/op%00A',
+      '/checking/operations/%00/executions.csv',
+      '/checking/executions/%00',
+      '/checking/executions?host=%00',
+      '/checking/executions?operation_id=a%00b',
+      '/checking/dead-letters/%00',
+      '/checking/dead-letters?queue=%00',
+      '/checking/operations/%E0%A4%A',
+    ];
+    for (const path of hostile) {
+      const reply = await get(path);
+      expect([path, reply.status]).toEqual([path, 400]);
+      expect(JSON.stringify(reply.body)).not.toMatch(/invalid byte sequence|syntax for type|relation|column/i);
+    }
+    const named = await h.api.request('POST', '/clients', { token: h.adminToken, json: { client_id: 'nul-name', client_name: 'a\u0000b', scopes: ['checking:read'] } });
+    expect(named.status).toBe(400);
+    expect(JSON.stringify(named.body)).not.toMatch(/invalid byte sequence|0x00/);
+  });
+
+  it('sets Helmet-like security headers on every answer (issue 12, low)', async () => {
+    for (const path of ['/checking/operations', '/health/live', '/no-such-route']) {
+      const reply = await get(path);
+      expect(reply.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(reply.headers.get('x-frame-options')).toBe('DENY');
+      expect(reply.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(reply.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
+      expect(reply.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(reply.headers.get('x-powered-by')).toBeNull();
+    }
+    const docs = await fetch(`${h.api.url}/docs`);
+    expect(docs.headers.get('content-security-policy')).toContain("script-src 'self'");
+  });
 });

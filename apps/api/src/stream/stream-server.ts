@@ -157,7 +157,7 @@ export class StreamServer implements OnApplicationBootstrap, BeforeApplicationSh
       if (error instanceof InvalidTokenError) {
         throw new HandshakeRefusal(401, error.message, { 'WWW-Authenticate': bearerChallenge('invalid_token', error.message) });
       }
-      throw new HandshakeRefusal(503, `cannot check the token now: ${(error as Error).message}`);
+      throw new HandshakeRefusal(503, 'cannot check the token now; try again later');
     }
     if (!hasScope(principal, 'bus')) {
       throw new HandshakeRefusal(403, 'the stream needs the bus scope', { 'WWW-Authenticate': bearerChallenge('insufficient_scope', undefined, 'bus') });
