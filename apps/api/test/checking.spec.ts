@@ -129,9 +129,11 @@ describe('checking query API', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/csv');
     const lines = (await res.text()).trim().split('\r\n');
-    expect(lines[0]).toBe('id,operation_id,caldera_link_id,agent_host,agent_paw,command,executed_at,tactic,technique_id,technique_name,verdict,detection_latency_ms,verdict_at,correlation_id');
+    expect(lines[0]).toBe(
+      '"id","operation_id","caldera_link_id","agent_host","agent_paw","command","executed_at","tactic","technique_id","technique_name","verdict","detection_latency_ms","verdict_at","correlation_id"',
+    );
     expect(lines).toHaveLength(6);
-    expect(lines[1]).toContain(`${ids['l1']},op-A,l1,host-1,paw-1,'=cmd|whoami,2024-01-15T10:01:00.000Z`);
+    expect(lines[1]).toContain(`"${ids['l1']}","op-A","l1","host-1","paw-1","'=cmd|whoami","2024-01-15T10:01:00.000Z"`);
   });
 
   it('redispatches a failed task (checking:admin only), and refuses a completed or unknown one', async () => {
