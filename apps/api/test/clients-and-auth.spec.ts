@@ -232,7 +232,7 @@ describe('api: tokens and the client registry (real broker and database)', () =>
       await db.connect();
       try {
         const { rows } = await db.query('SELECT webhook_secret_ciphertext FROM bus_client WHERE client_id = $1', ['hooked']);
-        expect(rows[0].webhook_secret_ciphertext).toMatch(/^v1\./);
+        expect(rows[0].webhook_secret_ciphertext).toMatch(/^v2\./);
         expect(rows[0].webhook_secret_ciphertext).not.toContain(reply.body.webhook_secret.slice(6));
       } finally {
         await db.end();

@@ -48,7 +48,7 @@ describe('CreateClientUseCase', () => {
       if (url.includes('10.0.0.1')) throw new BadRequestException(['webhook_url: private']);
     },
   } as unknown as WebhookUrlPolicy;
-  const secrets = { issue: () => ({ secret: 'whsec_c2VjcmV0', sealed: 'v1.sealed' }) } as unknown as WebhookSecrets;
+  const secrets = { issue: () => ({ secret: 'whsec_c2VjcmV0', sealed: 'v2.sealed' }) } as unknown as WebhookSecrets;
   const useCase = () => new CreateClientUseCase(clients as unknown as ClientRepository, broker as unknown as ClientBrokerObjects, policy, secrets);
 
   beforeEach(() => {
@@ -71,7 +71,7 @@ describe('CreateClientUseCase', () => {
     const created = await useCase().execute({ client_id: 'hooked', client_name: 'H', subscription: '#', webhook_url: 'https://hooks.example.org/x' }, ADMIN);
     expect(urlChecks).toEqual(['https://hooks.example.org/x']);
     expect(created.webhookSecret).toBe('whsec_c2VjcmV0');
-    expect(clients.row('hooked').webhookSecretCiphertext).toBe('v1.sealed');
+    expect(clients.row('hooked').webhookSecretCiphertext).toBe('v2.sealed');
     await expect(useCase().execute({ client_id: 'private', client_name: 'P', subscription: '#', webhook_url: 'http://10.0.0.1/' }, ADMIN)).rejects.toThrow(BadRequestException);
     expect(clients.rows.has('private')).toBe(false);
   });

@@ -44,7 +44,7 @@ export class CreateClientUseCase {
     if (request.webhook_url !== undefined) await this.webhookUrls.check(request.webhook_url);
 
     const clientSecret = generateClientSecret();
-    const webhook = request.webhook_url !== undefined ? this.webhookSecrets.issue() : undefined;
+    const webhook = request.webhook_url !== undefined ? this.webhookSecrets.issue(request.client_id) : undefined;
     try {
       const client = await this.clients.insert(
         {
