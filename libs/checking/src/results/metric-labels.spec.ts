@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { platformLabel, techniqueLabel } from './task-processing-metric';
 
 describe('metric labels from Caldera data (issue 12, low)', () => {
