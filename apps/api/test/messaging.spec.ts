@@ -6,6 +6,7 @@ import { SOAR_EXCHANGES } from '@purple/topology';
 import type { ConfirmChannel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
+import { Client } from 'pg';
 import {
   ApiClient,
   ApiHarness,
@@ -295,6 +296,10 @@ describe('api: send, notify, receive and dead letters (real broker and database)
     });
 
     it('locks out an address after too many failed logins, whichever client ids it tries', async () => {
+      // failures are kept in PostgreSQL, shared by every api: start from none, whatever the first api counted
+      const db = new Client({ connectionString: h.db.url });
+      await db.connect();
+      await db.query('DELETE FROM login_failure').finally(() => db.end());
       for (const id of ['guess-a', 'guess-b', 'guess-c']) {
         expect((await downApi.request('POST', '/token', { json: { grant_type: 'client_credentials', client_id: id, client_secret: 'x' } })).status).toBe(401);
       }

@@ -2,6 +2,7 @@ import { BadRequestException, Injectable, NestMiddleware } from '@nestjs/common'
 import type { NextFunction, Request, Response } from 'express';
 
 /** NUL and the other C0 controls: no identifier or filter of this api holds one, and PostgreSQL refuses NUL in text. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Where a request's path or query holds a control character once decoded (or is not valid percent-encoding). */

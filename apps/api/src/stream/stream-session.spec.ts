@@ -21,8 +21,12 @@ class FakeSocket extends EventEmitter {
   close() {
     this.readyState = 3;
   }
-  ping() {}
-  terminate() {}
+  ping() {
+    return undefined;
+  }
+  terminate() {
+    return undefined;
+  }
 }
 
 describe('StreamSession incoming frames (issue 12 #8)', () => {
