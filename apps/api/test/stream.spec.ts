@@ -1,4 +1,5 @@
 import { eventually } from '@purple/testing';
+import { SOAR_VHOST } from '@purple/topology';
 import type { ConfirmChannel } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
@@ -228,10 +229,10 @@ describe('api: the WebSocket stream at /stream (real broker and database)', () =
       fetch(`${h.api.url}/receive?wait_seconds=20`, { headers: { authorization: `Bearer ${poller.token}` }, signal: abort.signal }).catch(() => undefined),
     );
     try {
-      const third = await eventually(async () => {
-        const reply = await h.api.request('GET', '/receive', { token: poller.token });
-        return reply.status === 429 ? reply : null;
-      }, 10_000, 100);
+      // both long-polls wait on the inbox (a consumer each) before the third asks: probing earlier could race them
+      await eventually(async () => (await h.broker.management().getQueue(h.broker.vhost(SOAR_VHOST), 'poller-inbox'))?.['consumers'] === 2, 20_000, 250);
+      const third = await h.api.request('GET', '/receive', { token: poller.token });
+      expect(third.status).toBe(429);
       expect(third.body.message).toMatch(/too many concurrent reads of the inbox for client poller \(at most 2\)/);
       expect((await h.api.request('GET', '/receive', { token: glider.token })).status).toBe(200);
     } finally {
