@@ -16,10 +16,11 @@ export function parseEnvFile(text: string): Record<string, string> {
 
 /**
  * The environment the tools and `npm start` use: the real environment wins, then `.env`, then the development
- * defaults in `.env.example`.
+ * defaults in `.env.example`. NODE_ENV defaults to `development` here, so the apps accept `.env.example`'s secrets
+ * (they refuse them otherwise); a NODE_ENV set in the environment or `.env` wins.
  */
 export function loadDevEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const merged: NodeJS.ProcessEnv = {};
+  const merged: NodeJS.ProcessEnv = { NODE_ENV: 'development' };
   for (const file of ['.env.example', '.env']) {
     const path = join(REPO_ROOT, file);
     if (existsSync(path)) Object.assign(merged, parseEnvFile(readFileSync(path, 'utf8')));

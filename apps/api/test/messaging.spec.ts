@@ -6,6 +6,7 @@ import { SOAR_EXCHANGES } from '@purple/topology';
 import type { ConfirmChannel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
+import { Client } from 'pg';
 import {
   ApiClient,
   ApiHarness,
@@ -290,11 +291,15 @@ describe('api: send, notify, receive and dead letters (real broker and database)
       expect(expired.body.message).toBe('the token has expired');
       expect(expired.headers.get('www-authenticate')).toBe('Bearer realm="purple", error="invalid_token", error_description="the token has expired"');
       // and one crafted with a past expiry, to the second
-      const past = signAccessToken({ clientId: c2.id, scope: 'bus', tokenVersion: 1, ttlSeconds: -1 }, h.env['TOKEN_SIGNING_KEY']).token;
+      const past = signAccessToken({ clientId: c2.id, scope: 'bus', tokenVersion: 1, incarnation: randomUUID(), ttlSeconds: -1 }, h.env['TOKEN_SIGNING_KEY']).token;
       expect((await downApi.request('GET', `/clients/${c2.id}`, { token: past })).status).toBe(401);
     });
 
     it('locks out an address after too many failed logins, whichever client ids it tries', async () => {
+      // failures are kept in PostgreSQL, shared by every api: start from none, whatever the first api counted
+      const db = new Client({ connectionString: h.db.url });
+      await db.connect();
+      await db.query('DELETE FROM login_failure').finally(() => db.end());
       for (const id of ['guess-a', 'guess-b', 'guess-c']) {
         expect((await downApi.request('POST', '/token', { json: { grant_type: 'client_credentials', client_id: id, client_secret: 'x' } })).status).toBe(401);
       }

@@ -1,4 +1,5 @@
 import { eventually } from '@purple/testing';
+import { SOAR_VHOST } from '@purple/topology';
 import type { ConfirmChannel } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
@@ -31,7 +32,7 @@ describe('api: the WebSocket stream at /stream (real broker and database)', () =
   const sockets: WebSocket[] = [];
 
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness({ STREAM_MAX_PER_CLIENT: '2', RECEIVE_MAX_CONCURRENT_PER_CLIENT: '2', STREAM_TOKEN_RECHECK_MS: '500' });
     admin = await adminChannel(h.broker);
     glider = await createClient(h.api, h.adminToken, { client_id: 'glider', subscription: 'soar.glider.#' });
   }, 90_000);
@@ -188,5 +189,57 @@ describe('api: the WebSocket stream at /stream (real broker and database)', () =
     expect(await closed).toEqual([1008, 'the inbox no longer exists']);
     expect(log.frames).toEqual([]);
     expect((await refused(wsUrl(), bearer(doomed.token))).status).toBe(401);
+  });
+
+  /** the close code and reason, or 'open' when the socket is still open after `ms` */
+  const closedWithin = (ws: WebSocket, ms: number) =>
+    new Promise<[number, string] | 'open'>((resolve) => {
+      const timer = setTimeout(() => resolve('open'), ms);
+      ws.once('close', (code, reason) => {
+        clearTimeout(timer);
+        resolve([code, reason.toString()]);
+      });
+    });
+
+  it('closes an idle stream within seconds of a secret rotation, without waiting for a frame (issue 12 #6)', async () => {
+    const rotated = await createClient(h.api, h.adminToken, { client_id: 'rotated', subscription: 'soar.rotated.#' });
+    const { ws } = await open(bearer(rotated.token));
+    const closed = closedWithin(ws, 10_000);
+    expect((await h.api.request('POST', '/clients/rotated/secret', { token: h.adminToken })).status).toBe(200);
+    expect(await closed).toEqual([1008, 'the token has been revoked']);
+  });
+
+  it('holds at most STREAM_MAX_PER_CLIENT streams per client, and gives the slot back on close (issue 12 #8)', async () => {
+    const greedy = await createClient(h.api, h.adminToken, { client_id: 'greedy', subscription: 'soar.greedy.#' });
+    const first = await open(bearer(greedy.token));
+    await open(bearer(greedy.token));
+    const third = await refused(wsUrl(), bearer(greedy.token));
+    expect(third.status).toBe(429);
+    expect(third.body.message).toMatch(/too many open streams for client greedy \(at most 2\)/);
+    // another client is not affected
+    await open(bearer(glider.token));
+    first.ws.close();
+    await eventually(async () => (await open(bearer(greedy.token)).catch(() => null)) !== null, 10_000, 100);
+  });
+
+  it('holds at most RECEIVE_MAX_CONCURRENT_PER_CLIENT reads (long-polls) per client (issue 12 #8)', async () => {
+    const poller = await createClient(h.api, h.adminToken, { client_id: 'poller', subscription: 'soar.poller.#' });
+    const aborts = [new AbortController(), new AbortController()];
+    const polls = aborts.map((abort) =>
+      fetch(`${h.api.url}/receive?wait_seconds=20`, { headers: { authorization: `Bearer ${poller.token}` }, signal: abort.signal }).catch(() => undefined),
+    );
+    try {
+      // both long-polls wait on the inbox (a consumer each) before the third asks: probing earlier could race them
+      await eventually(async () => (await h.broker.management().getQueue(h.broker.vhost(SOAR_VHOST), 'poller-inbox'))?.['consumers'] === 2, 20_000, 250);
+      const third = await h.api.request('GET', '/receive', { token: poller.token });
+      expect(third.status).toBe(429);
+      expect(third.body.message).toMatch(/too many concurrent reads of the inbox for client poller \(at most 2\)/);
+      expect((await h.api.request('GET', '/receive', { token: glider.token })).status).toBe(200);
+    } finally {
+      aborts.forEach((abort) => abort.abort());
+      await Promise.all(polls);
+    }
+    // the aborted long-polls give their slots back
+    await eventually(async () => (await h.api.request('GET', '/receive', { token: poller.token })).status === 200, 10_000, 100);
   });
 });

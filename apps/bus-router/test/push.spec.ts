@@ -150,7 +150,7 @@ describe('bus-router: push to webhooks (real broker, database and a loopback rec
     const client = { clientId: 'hook-later', subscription: 'soar.push.later.#' };
     await bed.createClient(client);
     const url = receiver.route('/later', () => ({ status: 200 }));
-    const sealedSecret = new SecretBox(WEBHOOK_SECRET_KEY).seal(generateWebhookSecret());
+    const sealedSecret = new SecretBox(WEBHOOK_SECRET_KEY).seal(generateWebhookSecret(), client.clientId);
     await bed.sql.query('UPDATE bus_client SET webhook_url = $2, webhook_secret_ciphertext = $3 WHERE client_id = $1', [client.clientId, url, sealedSecret]);
     await bed.send(sender.clientId, { topic: 'soar.push.later.x', message: 'pushed' });
     await eventually(async () => receiver.on('/later').length === 1, 5_000);

@@ -80,7 +80,7 @@ export class BusTestBed {
         client.subscription,
         client.webhookUrl ?? null,
         client.webhookEnabled ?? true,
-        client.webhookSecret ? new SecretBox(WEBHOOK_SECRET_KEY).seal(client.webhookSecret) : null,
+        client.webhookSecret ? new SecretBox(WEBHOOK_SECRET_KEY).seal(client.webhookSecret, client.clientId) : null,
         client.scopes ?? 'bus',
       ],
     );

@@ -242,7 +242,7 @@ describe('result-consumer (real broker and database)', () => {
     await verdictOf(executionId, 'detected');
   });
 
-  it("records the caldera-consumer's dead letters, and replays a fixed one into an execution", async () => {
+  it("records the caldera-consumer's dead letters, and replays one as stored (never edited) into an execution", async () => {
     const admin = await confirmChannelAs('caldera_admin');
     // as the caldera-consumer dead-letters (deadLetterWithReason): to the DLX, routed by the queue's name
     await publish(admin, DLX, INSTRUCTIONS, Buffer.from('{"operation_id": "op-fixed", '), {
@@ -267,14 +267,26 @@ describe('result-consumer (real broker and database)', () => {
 
     const replay = app.get(ReplayDeadLetter);
     await expect(replay.execute(deadLetter.id)).rejects.toBeInstanceOf(ReplayRejectedError);
-    const outcome = await replay.execute(deadLetter.id, { ...seedExecutionResult(), operation_id: 'op-fixed' });
+    // an execution result is replayed only as stored (issue 12 #9)
+    await expect(replay.execute(deadLetter.id, { ...seedExecutionResult(), operation_id: 'op-fixed' }, 'operator')).rejects.toThrow(
+      'an execution result is replayed only as stored',
+    );
+
+    // one dead-lettered for a passing reason replays as it is
+    await publish(admin, DLX, INSTRUCTIONS, Buffer.from(JSON.stringify({ ...seedExecutionResult(), operation_id: 'op-fixed' })), {
+      messageId: 'instruction-2',
+      correlationId: 'corr-instruction',
+      headers: { 'x-rejection-reason': 'the database was unavailable', 'x-original-queue': INSTRUCTIONS },
+    });
+    const sound = await deadLetterWhere((d) => d.messageId === 'instruction-2');
+    const outcome = await replay.execute(sound.id, undefined, 'operator');
     const [created] = await query<{ correlation_id: string; verdict: string }>(
       `SELECT e.correlation_id, e.verdict FROM execution e JOIN operation o ON o.id = e.operation_id WHERE o.caldera_operation_id = 'op-fixed'`,
     );
     expect(created).toEqual({ correlation_id: 'corr-instruction', verdict: 'pending' });
     expect(outcome.outcome).toMatch(/^created execution [0-9a-f-]{36} with 4 detection task\(s\)$/);
     const [after] = (await app.get(ListDeadLetters).execute({ queue: INSTRUCTIONS, replayed: true })).items;
-    expect(after).toMatchObject({ id: deadLetter.id, replayOutcome: outcome.outcome });
+    expect(after).toMatchObject({ id: sound.id, replayOutcome: outcome.outcome, replayedBy: 'operator', bodyEditedBy: null });
   });
 
   it("records what the broker itself dead-letters, with x-death's reason", async () => {

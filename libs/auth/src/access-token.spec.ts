@@ -3,7 +3,7 @@ import { InvalidTokenError, signAccessToken, verifyAccessToken } from './access-
 const KEY = 'k'.repeat(32);
 const OTHER_KEY = 'o'.repeat(32);
 const issue = (overrides: Partial<Parameters<typeof signAccessToken>[0]> = {}, key = KEY) =>
-  signAccessToken({ clientId: 'noc-c2', scope: 'bus', tokenVersion: 3, ttlSeconds: 60, ...overrides }, key);
+  signAccessToken({ clientId: 'noc-c2', scope: 'bus', tokenVersion: 3, incarnation: 'inc-1', ttlSeconds: 60, ...overrides }, key);
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -11,7 +11,7 @@ describe('access tokens (HS256 JWT)', () => {
   it('round-trips the claims, with iat/exp from the lifetime and a unique jti', () => {
     const now = new Date('2026-01-01T00:00:00Z');
     const { token, claims } = issue({ now });
-    expect(claims).toMatchObject({ sub: 'noc-c2', scope: 'bus', ver: 3, iat: 1767225600, exp: 1767225660 });
+    expect(claims).toMatchObject({ sub: 'noc-c2', scope: 'bus', ver: 3, inc: 'inc-1', iat: 1767225600, exp: 1767225660 });
     expect(verifyAccessToken(token, KEY, new Date('2026-01-01T00:00:30Z'))).toEqual(claims);
     expect(issue().claims.jti).not.toBe(issue().claims.jti);
     expect(JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'JWT' });

@@ -2,8 +2,9 @@ import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 
 /**
  * Access tokens are JWTs (RFC 7519) signed with HS256 (HMAC-SHA256) by the api itself, so every replica can verify
- * them with the shared key and no token store. Revocation works through `ver`: it must equal the client's current
- * token version, which rotation bumps and deletion removes.
+ * them with the shared key and no token store. Revocation works through `inc` and `ver`: the token must name the
+ * client's current incarnation (a random id given at each creation, so a deleted and re-created client never
+ * accepts its predecessor's tokens) and its current token version, which rotation bumps.
  */
 
 export interface AccessTokenClaims {
@@ -13,6 +14,8 @@ export interface AccessTokenClaims {
   scope: string;
   /** the client's token version when the token was issued */
   ver: number;
+  /** the client's incarnation (bus_client.incarnation) when the token was issued */
+  inc: string;
   /** unique token id */
   jti: string;
   /** issued at, seconds since the epoch */
@@ -40,6 +43,7 @@ export interface IssueInput {
   clientId: string;
   scope: string;
   tokenVersion: number;
+  incarnation: string;
   ttlSeconds: number;
   now?: Date;
 }
@@ -51,6 +55,7 @@ export function signAccessToken(input: IssueInput, key: string): { token: string
     sub: input.clientId,
     scope: input.scope,
     ver: input.tokenVersion,
+    inc: input.incarnation,
     jti: randomUUID(),
     iat: Math.floor(nowMs / 1000),
     // rounded up, so the token lives at least the `expires_in` the client is told
@@ -82,6 +87,7 @@ export function verifyAccessToken(token: string, key: string, now: Date = new Da
     typeof claims['sub'] !== 'string' ||
     typeof claims['scope'] !== 'string' ||
     typeof claims['jti'] !== 'string' ||
+    typeof claims['inc'] !== 'string' ||
     !Number.isInteger(claims['ver']) ||
     !Number.isInteger(claims['iat']) ||
     !Number.isInteger(claims['exp'])

@@ -24,15 +24,15 @@ function context(authorization: string | undefined, requiredScopes?: string[]) {
   return { ctx, request, headers };
 }
 
-const token = (clientId: string, scope: string, ver = 1, ttlSeconds = 60) =>
-  signAccessToken({ clientId, scope, tokenVersion: ver, ttlSeconds }, KEY).token;
+const token = (clientId: string, scope: string, ver = 1, ttlSeconds = 60, incarnation = `${clientId}-1`) =>
+  signAccessToken({ clientId, scope, tokenVersion: ver, incarnation, ttlSeconds }, KEY).token;
 
 describe('BearerAuthGuard', () => {
   const guard = new BearerAuthGuard(new Reflector(), authenticator);
   beforeEach(() => {
     holders.clear();
-    holders.set('noc-c2', { clientId: 'noc-c2', scopes: 'bus', tokenVersion: 1 });
-    holders.set('admin', { clientId: 'admin', scopes: 'admin checking:read', tokenVersion: 1 });
+    holders.set('noc-c2', { clientId: 'noc-c2', scopes: 'bus', tokenVersion: 1, incarnation: 'noc-c2-1' });
+    holders.set('admin', { clientId: 'admin', scopes: 'admin checking:read', tokenVersion: 1, incarnation: 'admin-1' });
   });
 
   it('lets a valid token through and leaves the caller on the request', async () => {
@@ -55,6 +55,8 @@ describe('BearerAuthGuard', () => {
       [`Bearer ${token('noc-c2', 'bus', 1, -1)}`, 'the token has expired'],
       [`Bearer ${token('noc-c2', 'bus', 0)}`, 'the token has been revoked'],
       [`Bearer ${token('deleted', 'bus')}`, 'the token has been revoked'],
+      // the same id and version, but an earlier incarnation: the client was deleted and re-created since
+      [`Bearer ${token('noc-c2', 'bus', 1, 60, 'noc-c2-0')}`, 'the token has been revoked'],
     ];
     for (const [authorization, reason] of cases) {
       const { ctx, headers } = context(authorization);
@@ -75,7 +77,7 @@ describe('BearerAuthGuard', () => {
   });
 
   it('grants only the token scopes the client still holds', async () => {
-    holders.set('noc-c2', { clientId: 'noc-c2', scopes: 'checking:read', tokenVersion: 1 });
+    holders.set('noc-c2', { clientId: 'noc-c2', scopes: 'checking:read', tokenVersion: 1, incarnation: 'noc-c2-1' });
     const { ctx } = context(`Bearer ${token('noc-c2', 'bus checking:read')}`, ['bus']);
     await expect(guard.canActivate(ctx)).rejects.toBeInstanceOf(ForbiddenException);
   });

@@ -28,8 +28,9 @@ export class BearerAuthenticator {
   async authenticate(token: string): Promise<ClientPrincipal> {
     const claims: AccessTokenClaims = verifyAccessToken(token, this.options.signingKey);
     const holder = await this.holders.find(claims.sub);
-    // deletion removes the client and rotation bumps its version: either way the token is dead at once
-    if (!holder || holder.tokenVersion !== claims.ver) throw new InvalidTokenError('the token has been revoked');
+    // deletion removes the client (a re-created one has a new incarnation) and rotation bumps its version: either
+    // way the token is dead at once
+    if (!holder || holder.incarnation !== claims.inc || holder.tokenVersion !== claims.ver) throw new InvalidTokenError('the token has been revoked');
     const current = parseScopes(holder.scopes);
     return {
       clientId: claims.sub,
@@ -51,10 +52,10 @@ export interface IssuedToken {
 export class AccessTokenIssuer {
   constructor(@Inject(AUTH_OPTIONS) private readonly options: AuthOptions) {}
 
-  issue(client: { clientId: string; tokenVersion: number }, scopes: Scope[]): IssuedToken {
+  issue(client: { clientId: string; tokenVersion: number; incarnation: string }, scopes: Scope[]): IssuedToken {
     const scope = formatScopes(scopes);
     const { token } = signAccessToken(
-      { clientId: client.clientId, scope, tokenVersion: client.tokenVersion, ttlSeconds: this.options.tokenTtlSeconds },
+      { clientId: client.clientId, scope, tokenVersion: client.tokenVersion, incarnation: client.incarnation, ttlSeconds: this.options.tokenTtlSeconds },
       this.options.signingKey,
     );
     return { accessToken: token, expiresIn: this.options.tokenTtlSeconds, scope };

@@ -83,7 +83,7 @@ describe('assertDeliverableUrl', () => {
 
   it('accepts public hosts and public address literals', async () => {
     expect(await refusal('https://hooks.example.com/soar')).toBeNull();
-    expect(await refusal('http://93.184.216.34:8080/x')).toBeNull();
+    expect(await refusal('http://93.184.216.34/x')).toBeNull();
     expect(await refusal('https://[2606:4700:4700::1111]/x')).toBeNull();
   });
 
@@ -123,6 +123,27 @@ describe('assertDeliverableUrl', () => {
     expect(await refusal('https://internal.example.com/', { allowlist: ['10.0.0.0/8', 'other.example.com'] })).toContain('private');
     expect(await refusal('http://[fd00::20]/', { allowlist: ['fd00::/8'] })).toBeNull();
     expect(await refusal('http://[::ffff:10.1.1.1]/', { allowlist: ['10.0.0.0/8'] })).toBeNull();
+  });
+
+  it('allows ports 80 and 443, any other only for an allowlisted host or address (issue 12, low)', async () => {
+    expect(await refusal('https://hooks.example.com/')).toBeNull();
+    expect(await refusal('http://hooks.example.com:80/')).toBeNull();
+    expect(await refusal('https://hooks.example.com:443/')).toBeNull();
+    expect(await refusal('https://hooks.example.com:8443/')).toBe('webhook URL port 8443 is not allowed: use 80 or 443, or have an operator allowlist the host');
+    expect(await refusal('http://93.184.216.34:6379/')).toContain('port 6379 is not allowed');
+    expect(await refusal('https://hooks.example.com:8443/', { allowlist: ['hooks.example.com'] })).toBeNull();
+    expect(await refusal('http://93.184.216.34:8080/', { allowlist: ['93.184.216.0/24'] })).toBeNull();
+  });
+
+  it('still checks what an allowlisted name resolves to: private is fine, loopback or link-local is not (issue 12, low)', async () => {
+    const table = resolver({ 'hooks.internal': ['10.0.0.5'], 'metadata.internal': ['169.254.169.254'], 'self.internal': ['127.0.0.1'] });
+    expect(await refusal('https://hooks.internal/', { allowlist: ['hooks.internal'], resolve: table })).toBeNull();
+    expect(await refusal('http://metadata.internal/latest', { allowlist: ['*.internal'], resolve: table })).toContain(
+      'webhook URL host metadata.internal resolves to 169.254.169.254, which is a link-local address; an allowlisted name never reaches',
+    );
+    expect(await refusal('http://self.internal/', { allowlist: ['self.internal'], resolve: table })).toContain('which is a loopback address');
+    // unless the address itself is allowlisted
+    expect(await refusal('http://self.internal/', { allowlist: ['self.internal', '127.0.0.1'], resolve: table })).toBeNull();
   });
 
   it('gives the addresses it checked, for the delivery to connect to', async () => {

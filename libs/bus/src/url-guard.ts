@@ -48,20 +48,37 @@ export async function resolveDeliverableUrl(url: string, options: DeliverableUrl
     ? [{ address: host, family: literalFamily as 4 | 6 }]
     : await resolveHost(host, options.resolve ?? systemResolve);
 
-  const trusted = options.allowPrivate || (!literalFamily && allowlist.hostMatches(host));
-  if (!trusted) {
-    for (const { address } of addresses) {
-      const kind = nonPublicKind(address);
-      if (kind !== null && !allowlist.addressMatches(address)) {
-        const resolved = literalFamily ? '' : ` resolves to ${address}, which`;
-        throw new UndeliverableUrlError(
-          `webhook URL host ${host}${resolved} is a ${kind} address; webhooks may only reach public addresses unless an operator allowlists it`,
-        );
-      }
+  const nameAllowlisted = !literalFamily && allowlist.hostMatches(host);
+  for (const { address } of addresses) {
+    const kind = nonPublicKind(address);
+    if (kind === null || options.allowPrivate || allowlist.addressMatches(address)) continue;
+    const resolved = literalFamily ? '' : ` resolves to ${address}, which`;
+    // an allowlisted name may lead into private networks (that is what it is for), but what it resolves to is still
+    // checked: a name whose DNS now answers loopback or link-local (cloud metadata) gets no further
+    if (nameAllowlisted) {
+      if (!NEVER_BY_NAME.some((never) => kind.startsWith(never))) continue;
+      throw new UndeliverableUrlError(
+        `webhook URL host ${host}${resolved} is a ${kind} address; an allowlisted name never reaches ${NEVER_BY_NAME.join(', ')} addresses unless the address itself is allowlisted`,
+      );
     }
+    throw new UndeliverableUrlError(
+      `webhook URL host ${host}${resolved} is a ${kind} address; webhooks may only reach public addresses unless an operator allowlists it`,
+    );
+  }
+
+  const port = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
+  const portAllowed =
+    STANDARD_PORTS.includes(port) || options.allowPrivate || nameAllowlisted || addresses.every((a) => allowlist.addressMatches(a.address));
+  if (!portAllowed) {
+    throw new UndeliverableUrlError(`webhook URL port ${port} is not allowed: use 80 or 443, or have an operator allowlist the host`);
   }
   return { url: parsed, addresses };
 }
+
+/** Any other port is an internal service's more often than a webhook's: it needs the operator's allowlist. */
+const STANDARD_PORTS = [80, 443];
+/** kinds of address an allowlisted host name may still not resolve to (only an allowlisted address or CIDR may) */
+const NEVER_BY_NAME = ['loopback', 'link-local', 'unspecified', 'multicast'];
 
 function parseWebhookUrl(url: string): URL {
   let parsed: URL;

@@ -263,7 +263,7 @@ describe('checking use cases (real database)', () => {
       expect((await listDeadLetters.execute({ queue: 'caldera.checking.instructions', replayed: true })).items).toEqual([]);
     });
 
-    it('replays a fixed execution result into an execution, and refuses one still broken', async () => {
+    it('replays an execution result only as stored: refuses a broken one and any edit (issue 12 #9)', async () => {
       const broken = await recordDeadLetter.execute(
         delivery('caldera.checking.instructions', '{"operation_id": ', { 'x-rejection-reason': 'invalid JSON', 'x-correlation-id': 'corr-dl' }),
         'caldera.checking.instructions.dlq',
@@ -272,18 +272,26 @@ describe('checking use cases (real database)', () => {
       const refused = await replay.execute(id).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(ReplayRejectedError);
       expect((refused as Error).message).toMatch(/^replay refused: invalid execution result: invalid JSON/);
-      const stillWrong = await replay.execute(id, { ...seedExecutionResult(), timestamp: 'yesterday' }).catch((e: unknown) => e);
-      expect((stillWrong as ReplayRejectedError).reasons).toEqual(['timestamp must be an ISO-8601 date-time']);
+      const edited = await replay.execute(id, { ...seedExecutionResult(), operation_id: 'op-replayed' }, 'operator').catch((e: unknown) => e);
+      expect(edited).toBeInstanceOf(ReplayRejectedError);
+      expect((edited as Error).message).toBe('replay refused: an execution result is replayed only as stored: its body cannot be edited');
+      expect(await rows(`SELECT 1 FROM operation WHERE caldera_operation_id = 'op-replayed'`)).toEqual([]);
       expect((await listDeadLetters.execute({ queue: 'caldera.checking.instructions' })).items[0].replayedAt).toBeNull();
 
-      const fixed = { ...seedExecutionResult(), operation_id: 'op-replayed' };
-      const outcome = await replay.execute(id, fixed);
+      const sound = await recordDeadLetter.execute(
+        delivery('caldera.checking.instructions', JSON.stringify({ ...seedExecutionResult(), operation_id: 'op-replayed' }), {
+          'x-rejection-reason': 'database unavailable',
+          'x-correlation-id': 'corr-dl',
+        }),
+        'caldera.checking.instructions.dlq',
+      );
+      const outcome = await replay.execute(sound.id as string, undefined, 'operator');
       expect(outcome.outcome).toBe(`created execution ${outcome.executionId} with 4 detection task(s)`);
       expect(await executionRow(outcome.executionId)).toMatchObject({ verdict: 'pending', correlation_id: 'corr-dl' });
-      const again = await replay.execute(id, JSON.stringify(fixed));
+      const again = await replay.execute(sound.id as string);
       expect(again).toMatchObject({ executionId: outcome.executionId, outcome: `execution ${outcome.executionId} already existed; nothing created` });
       const [listed] = (await listDeadLetters.execute({ queue: 'caldera.checking.instructions', replayed: true })).items;
-      expect(listed).toMatchObject({ id, replayOutcome: again.outcome });
+      expect(listed).toMatchObject({ id: sound.id, replayOutcome: again.outcome, bodyEditedBy: null });
       expect(listed.replayedAt).toBeInstanceOf(Date);
     });
 
@@ -296,8 +304,13 @@ describe('checking use cases (real database)', () => {
         'caldera.checking.api.responses.dlq',
       );
       await expect(replay.execute(responseLetter.id as string)).rejects.toThrow(/unknown task_id/);
-      const recorded = await replay.execute(responseLetter.id as string, detectionResponse({ taskId: siem, status: 'not_detected' }));
+      const recorded = await replay.execute(responseLetter.id as string, detectionResponse({ taskId: siem, status: 'not_detected' }), 'operator');
       expect(recorded.outcome).toBe(`recorded the result of task ${siem} (attempt 1); verdict checking`);
+      // the edit is recorded with who made it
+      expect((await listDeadLetters.execute({ queue: 'caldera.checking.api.responses', replayed: true })).items[0]).toMatchObject({
+        replayedBy: 'operator',
+        bodyEditedBy: 'operator',
+      });
 
       await dataSource.query(`UPDATE detection_task SET status = 'timed_out', attempts = 3 WHERE id = $1`, [edr]);
       const taskLetter = await recordDeadLetter.execute(

@@ -12,6 +12,7 @@ import { CalderaBridgeSentLink1763800002000 } from './migrations/1763800002000-c
 import { RejectedDetections1763800003000 } from './migrations/1763800003000-rejected-detections';
 import { BusIdempotencyKey1763800005000 } from './migrations/1763800005000-bus-idempotency-key';
 import { BusDeliveredMessage1763800006000 } from './migrations/1763800006000-bus-delivered-message';
+import { SecurityHardening1763800007000 } from './migrations/1763800007000-security-hardening';
 
 /** Listed one by one, not globbed: webpack bundles what is imported, and a glob finds nothing in a bundle. */
 export const ENTITIES = [OperationEntity, ExecutionEntity, DetectionTaskEntity, DetectionResultEntity, BusClientEntity, DeadLetterEntity, CalderaBridgeSentLinkEntity];
@@ -22,6 +23,7 @@ export const MIGRATIONS = [
   RejectedDetections1763800003000,
   BusIdempotencyKey1763800005000,
   BusDeliveredMessage1763800006000,
+  SecurityHardening1763800007000,
 ];
 
 /** The schema comes from migrations only: `synchronize` stays off. */

@@ -1,5 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { refuseDevelopmentSecrets } from './development-secrets';
 
 /** Start-up stops here, naming every variable that is missing or malformed. */
 export class ConfigError extends Error {
@@ -27,6 +28,7 @@ export function loadConfig<T extends object>(cls: new () => T, env: NodeJS.Proce
       ),
     );
   }
+  refuseDevelopmentSecrets(env);
   // kept for variables whose names are only known at run time (see CommonEnv.required)
   Object.defineProperty(config, 'source', { value: env, enumerable: false });
   return config;

@@ -1,4 +1,5 @@
 export * from './config';
+export * from './development-secrets';
 export * from './env';
 export * from './backoff';
 export * from './health';

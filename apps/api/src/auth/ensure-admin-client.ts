@@ -3,9 +3,11 @@ import { Scope, formatScopes, hashClientSecret, parseScopes, verifyClientSecret 
 import { DatabaseConnector } from '@purple/persistence';
 import { backoffDelay, sleep } from '@purple/platform';
 import { ClientChanges, ClientRepository } from '../clients/client.repository';
+import { ResealWebhookSecretsUseCase } from '../clients/reseal-webhook-secrets.use-case';
 import { ApiEnv } from '../config/api-env';
 
-export const ADMIN_SCOPES: Scope[] = ['admin', 'checking:read'];
+/** the bootstrap admin holds every scope but `bus`: it is where `checking:admin` can first be granted from */
+export const ADMIN_SCOPES: Scope[] = ['admin', 'checking:read', 'checking:admin'];
 
 /**
  * The first admin, from ADMIN_CLIENT_ID / ADMIN_CLIENT_SECRET: created if missing, given the admin scopes, and given
@@ -46,7 +48,10 @@ export class EnsureAdminClientUseCase {
   }
 }
 
-/** Runs {@link EnsureAdminClientUseCase} once the database is up, retrying with backoff; start-up does not wait. */
+/**
+ * Runs {@link EnsureAdminClientUseCase}, then {@link ResealWebhookSecretsUseCase}, once the database is up, retrying
+ * with backoff; start-up does not wait.
+ */
 @Injectable()
 export class AdminClientBootstrap implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('AdminClient');
@@ -54,6 +59,7 @@ export class AdminClientBootstrap implements OnApplicationBootstrap, OnApplicati
 
   constructor(
     private readonly ensureAdmin: EnsureAdminClientUseCase,
+    private readonly resealWebhookSecrets: ResealWebhookSecretsUseCase,
     private readonly database: DatabaseConnector,
     private readonly env: ApiEnv,
   ) {}
@@ -73,6 +79,7 @@ export class AdminClientBootstrap implements OnApplicationBootstrap, OnApplicati
         await this.database.ready();
         await this.ensureAdmin.execute();
         this.logger.log(`admin client ${this.env.ADMIN_CLIENT_ID} is ready`);
+        await this.resealWebhookSecrets.execute();
         return;
       } catch (error) {
         if (this.stopped) return;

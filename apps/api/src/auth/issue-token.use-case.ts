@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AccessTokenIssuer, IssuedToken, SCOPES, Scope, decoySecretHash, isScope, parseScopes, verifyClientSecret } from '@purple/auth';
+import { CLIENT_ID_PATTERN } from '@purple/contracts';
 import { BusClientEntity } from '@purple/persistence';
 import { ClientRepository } from '../clients/client.repository';
 import { LoginRateLimiter } from './login-rate-limiter';
@@ -7,8 +8,9 @@ import { TokenError } from './token-error';
 import { TokenRequest } from './token-request';
 
 /**
- * `POST /token`, client-credentials grant: checks the secret against its slow hash, under the failed-login limits,
- * and issues a token for the client's scopes (or the requested subset).
+ * `POST /token`, client-credentials grant: checks the secret against its slow hash, under the failed-login limits
+ * (see {@link LoginRateLimiter}: the right secret always passes unless its address is locked out), and issues a
+ * token for the client's scopes (or the requested subset).
  */
 @Injectable()
 export class IssueTokenUseCase {
@@ -19,21 +21,27 @@ export class IssueTokenUseCase {
   ) {}
 
   async execute(request: TokenRequest, sourceAddress: string): Promise<IssuedToken> {
-    const attempt = this.limiter.begin(request.clientId, sourceAddress);
+    const attempt = await this.limiter.begin(sourceAddress);
     if ('retryAfterSeconds' in attempt) throw TokenError.tooManyAttempts(attempt.retryAfterSeconds);
 
+    // an id that cannot exist is never looked up nor becomes a key of the limiter (it still counts for the address)
+    const wellFormed = CLIENT_ID_PATTERN.test(request.clientId);
     let client: BusClientEntity | null;
     let secretMatches: boolean;
     try {
-      client = await this.clients.findById(request.clientId);
+      client = wellFormed ? await this.clients.findById(request.clientId) : null;
       // an unknown id costs a hash check too, so the answer's timing does not reveal which ids exist
       secretMatches = await verifyClientSecret(request.clientSecret, client?.secretHash ?? (await decoySecretHash()));
     } catch (error) {
-      attempt.undecided();
+      await attempt.undecided();
       throw error;
     }
-    if (!client || !secretMatches) throw TokenError.invalidClient('client authentication failed: unknown client or wrong secret');
-    attempt.succeeded();
+    if (!client || !secretMatches) {
+      const retryAfterSeconds = await attempt.failed(wellFormed ? request.clientId : null);
+      if (retryAfterSeconds !== null) throw TokenError.tooManyAttempts(retryAfterSeconds);
+      throw TokenError.invalidClient('client authentication failed: unknown client or wrong secret');
+    }
+    await attempt.succeeded(client.clientId);
 
     return this.issuer.issue(client, grantedScopes(parseScopes(client.scopes), request.scope));
   }

@@ -1,95 +1,72 @@
 import { ApiEnv } from '../config/api-env';
+import { loginAddressKey } from './login-address';
+import { LoginFailureStore } from './login-failure.repository';
 
-/** Event times per key within a sliding window, bounded in keys so a flood of made-up ids cannot exhaust memory. */
-export class SlidingWindow {
-  private readonly events = new Map<string, number[]>();
-
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-    private readonly maxKeys = 10_000,
-  ) {}
-
-  /** 0 when another event is allowed now, else how long until one is */
-  waitMs(key: string, now: number): number {
-    const times = this.current(key, now);
-    return times.length >= this.limit ? times[times.length - this.limit] + this.windowMs - now : 0;
-  }
-
-  add(key: string, at: number): void {
-    const times = this.current(key, at);
-    times.push(at);
-    this.events.delete(key); // re-insert: the map's order is then least recently used first
-    this.events.set(key, times);
-    if (this.events.size > this.maxKeys) this.events.delete(this.events.keys().next().value as string);
-  }
-
-  remove(key: string, at: number): void {
-    const times = this.events.get(key);
-    const index = times?.indexOf(at) ?? -1;
-    if (times && index >= 0) times.splice(index, 1);
-  }
-
-  clear(key: string): void {
-    this.events.delete(key);
-  }
-
-  private current(key: string, now: number): number[] {
-    const times = (this.events.get(key) ?? []).filter((t) => t > now - this.windowMs);
-    if (times.length > 0) this.events.set(key, times);
-    else this.events.delete(key);
-    return times;
-  }
+export interface LoginLimits {
+  maxFailuresPerClient: number;
+  maxFailuresPerAddress: number;
+  windowSeconds: number;
 }
 
-/** A login attempt under way: counted as a failure unless it succeeds. */
+/** A login attempt under way: counted against its address as a failure unless it succeeds. */
 export interface LoginAttempt {
-  succeeded(): void;
+  succeeded(clientId: string): Promise<void>;
+  /**
+   * The credentials were wrong. `clientId` (a well-formed id) is counted too.
+   * @returns the seconds to wait when the client id is now locked out (answer 429 rather than 401)
+   */
+  failed(clientId: string | null): Promise<number | null>;
   /** the attempt could not be decided (the database failed): it does not count */
-  undecided(): void;
+  undecided(): Promise<void>;
 }
 
 /**
- * Failed logins per client id and per source address in a sliding window (LOGIN_MAX_FAILURES_PER_CLIENT,
- * LOGIN_MAX_FAILURES_PER_IP, LOGIN_FAILURE_WINDOW_SECONDS). An attempt counts as failed from its start, so parallel
- * guesses cannot slip past the limit while their hashes are being checked. Kept in memory, per replica.
+ * Failed logins per source address and per client id in a sliding window (LOGIN_MAX_FAILURES_PER_IP,
+ * LOGIN_MAX_FAILURES_PER_CLIENT, LOGIN_FAILURE_WINDOW_SECONDS), kept in PostgreSQL so every api replica sees them.
+ *
+ * An address over its limit is refused before its secret is hashed (that spares the CPU); an IPv6 address counts by
+ * its /64. A client id over its limit never stops the right secret: only failing attempts are refused (429), so
+ * nobody can lock a client out by guessing. An address attempt counts as failed from its start, so parallel guesses
+ * cannot slip past the limit while their hashes are being checked.
  */
 export class LoginRateLimiter {
-  private readonly perClient: SlidingWindow;
-  private readonly perAddress: SlidingWindow;
+  private readonly windowMs: number;
 
   constructor(
-    limits: { maxFailuresPerClient: number; maxFailuresPerAddress: number; windowSeconds: number },
-    private readonly clock: () => number = Date.now,
+    private readonly store: LoginFailureStore,
+    private readonly limits: LoginLimits,
   ) {
-    this.perClient = new SlidingWindow(limits.maxFailuresPerClient, limits.windowSeconds * 1000);
-    this.perAddress = new SlidingWindow(limits.maxFailuresPerAddress, limits.windowSeconds * 1000);
+    this.windowMs = limits.windowSeconds * 1000;
   }
 
-  static fromEnv(env: ApiEnv): LoginRateLimiter {
-    return new LoginRateLimiter({
+  static fromEnv(store: LoginFailureStore, env: ApiEnv): LoginRateLimiter {
+    return new LoginRateLimiter(store, {
       maxFailuresPerClient: env.LOGIN_MAX_FAILURES_PER_CLIENT,
       maxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_IP,
       windowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
     });
   }
 
-  /** @returns the attempt, or the seconds to wait when the client id or the address is locked out */
-  begin(clientId: string, address: string): LoginAttempt | { retryAfterSeconds: number } {
-    const now = this.clock();
-    const waitMs = Math.max(this.perClient.waitMs(clientId, now), this.perAddress.waitMs(address, now));
-    if (waitMs > 0) return { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
-    this.perClient.add(clientId, now);
-    this.perAddress.add(address, now);
+  /** @returns the attempt, or the seconds to wait when the address is locked out */
+  async begin(address: string): Promise<LoginAttempt | { retryAfterSeconds: number }> {
+    const addressKey = loginAddressKey(address);
+    const waitMs = await this.store.waitMs('address', addressKey, this.limits.maxFailuresPerAddress, this.windowMs);
+    if (waitMs > 0) return { retryAfterSeconds: seconds(waitMs) };
+    const id = await this.store.add('address', addressKey, this.windowMs);
     return {
-      succeeded: () => {
-        this.perClient.clear(clientId);
-        this.perAddress.remove(address, now);
+      succeeded: async (clientId) => {
+        await this.store.remove(id);
+        await this.store.clear('client', clientId);
       },
-      undecided: () => {
-        this.perClient.remove(clientId, now);
-        this.perAddress.remove(address, now);
+      failed: async (clientId) => {
+        if (clientId === null) return null;
+        const clientWaitMs = await this.store.waitMs('client', clientId, this.limits.maxFailuresPerClient, this.windowMs);
+        await this.store.add('client', clientId, this.windowMs);
+        return clientWaitMs > 0 ? seconds(clientWaitMs) : null;
       },
+      undecided: () => this.store.remove(id),
     };
   }
 }
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));

@@ -4,6 +4,7 @@ import { ClientsModule } from '../clients/clients.module';
 import { ApiEnv } from '../config/api-env';
 import { AdminClientBootstrap, EnsureAdminClientUseCase } from './ensure-admin-client';
 import { IssueTokenUseCase } from './issue-token.use-case';
+import { LoginFailureRepository } from './login-failure.repository';
 import { LoginRateLimiter } from './login-rate-limiter';
 import { TokenController } from './token.controller';
 
@@ -13,7 +14,8 @@ import { TokenController } from './token.controller';
   controllers: [TokenController],
   providers: [
     IssueTokenUseCase,
-    { provide: LoginRateLimiter, inject: [ApiEnv], useFactory: LoginRateLimiter.fromEnv },
+    LoginFailureRepository,
+    { provide: LoginRateLimiter, inject: [LoginFailureRepository, ApiEnv], useFactory: LoginRateLimiter.fromEnv },
     EnsureAdminClientUseCase,
     AdminClientBootstrap,
   ],

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Channel, Message } from 'amqplib';
 import { BrokerChannels, brokerFailure, closeQuietly, inboxOf } from './broker-channels';
+import { ClientChannelQuota } from './client-channel-quota';
 
 /**
  * Messages taken from an inbox on a channel of their own and not yet acked. `settle(true)` acks them (the caller
@@ -21,14 +22,32 @@ export interface TakeOptions {
   signal?: AbortSignal;
 }
 
-/** Takes up to `maxMessages` from a client's inbox (basic.get, then a consumer while waiting for the first). */
+/**
+ * Takes up to `maxMessages` from a client's inbox (basic.get, then a consumer while waiting for the first), on a
+ * channel counted against the client's RECEIVE_MAX_CONCURRENT_PER_CLIENT (429 beyond it) until the batch settles.
+ */
 @Injectable()
 export class InboxReader {
-  constructor(private readonly channels: BrokerChannels) {}
+  constructor(
+    private readonly channels: BrokerChannels,
+    private readonly quota: ClientChannelQuota,
+  ) {}
 
   async take(clientId: string, options: TakeOptions): Promise<InboxBatch> {
+    const release = this.quota.acquire(clientId, 'read');
+    let channel: Channel;
+    try {
+      channel = await this.channels.open();
+    } catch (error) {
+      release();
+      throw error;
+    }
+    channel.once('close', release);
+    return this.takeOn(channel, clientId, options);
+  }
+
+  private async takeOn(channel: Channel, clientId: string, options: TakeOptions): Promise<InboxBatch> {
     const queue = inboxOf(clientId);
-    const channel = await this.channels.open();
     const messages: Message[] = [];
     try {
       await takeAvailable(channel, queue, messages, options.maxMessages);

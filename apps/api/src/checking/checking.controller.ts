@@ -25,7 +25,7 @@ import {
   ApiUnauthorizedResponse,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { BearerAuthGuard, RequireScopes } from '@purple/auth';
+import { AuthenticatedClient, BearerAuthGuard, ClientPrincipal, RequireScopes } from '@purple/auth';
 import {
   DeadLetterNotFoundError,
   GetDeadLetter,
@@ -61,12 +61,12 @@ function asHttpError(error: unknown): unknown {
 
 /**
  * The checking engine's results for purple teams: read from PostgreSQL only. The two operator actions
- * (redispatch, replay) change rows the dispatcher and consumers pick up; they need the admin scope.
+ * (redispatch, replay) change rows the dispatcher and consumers pick up; they need the checking:admin scope.
  */
 @ApiTags('checking')
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({ description: 'no token, or an invalid, expired or revoked one' })
-@ApiForbiddenResponse({ description: 'the token lacks the checking:read scope (admin for redispatch and replay)' })
+@ApiForbiddenResponse({ description: 'the token lacks the checking:read scope (checking:admin for redispatch and replay)' })
 @Controller('checking')
 @UseGuards(BearerAuthGuard)
 @RequireScopes('checking:read')
@@ -146,7 +146,7 @@ export class CheckingController {
 
   @Post('tasks/:id/redispatch')
   @HttpCode(202)
-  @RequireScopes('admin')
+  @RequireScopes('checking:admin')
   @ApiOperation({ summary: 'Send a failed or timed-out task to the workers again (the dispatcher picks it up)' })
   @ApiOkResponse({ type: RedispatchDto })
   @ApiNotFoundResponse({ description: 'no such task' })
@@ -176,12 +176,14 @@ export class CheckingController {
 
   @Post('dead-letters/:id/replay')
   @HttpCode(200)
-  @RequireScopes('admin')
-  @ApiOperation({ summary: 'Process a dead letter again, as stored or with a fixed body' })
+  @RequireScopes('checking:admin')
+  @ApiOperation({
+    summary: 'Process a dead letter again, as stored or with a fixed body (an execution result only as stored); an edit is logged and recorded with who made it',
+  })
   @ApiOkResponse({ type: ReplayOutcomeDto })
   @ApiNotFoundResponse({ description: 'no such dead letter' })
   @ApiUnprocessableEntityResponse({ description: 'the (fixed) body still cannot be processed; the reasons say why' })
-  replay(@Param('id') id: string, @Body() request: ReplayRequestDto) {
-    return this.replayDeadLetter.execute(id, request.body).catch((e) => Promise.reject(asHttpError(e)));
+  replay(@AuthenticatedClient() caller: ClientPrincipal, @Param('id') id: string, @Body() request: ReplayRequestDto) {
+    return this.replayDeadLetter.execute(id, request.body, caller.clientId).catch((e) => Promise.reject(asHttpError(e)));
   }
 }

@@ -18,17 +18,24 @@ export const CSV_COLUMNS: Array<keyof ExecutionRow> = [
 ];
 
 /**
- * RFC 4180 cell. A cell that starts like a formula (`=`, `+`, `-`, `@`, tab, CR) is prefixed with `'` so a
- * spreadsheet shows a red-team command as text instead of running it.
+ * A formula character anywhere in a cell (spreadsheets skip leading blanks and quotes, and split on embedded line
+ * breaks, so a leading-only check misses `" =cmd"` and `"x\r=cmd"`); `-` counts only at the start (after blanks),
+ * so host names, ids and dates stay as they are.
+ */
+const FORMULA = /[=+@|\t\r\n]|^[\s"']*-/;
+
+/**
+ * RFC 4180 cell, always quoted. A text cell holding a formula character is prefixed with `'`, so a spreadsheet
+ * shows a red-team command as text instead of running it.
  */
 export function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
+  if (value === null || value === undefined) return '""';
   let text = value instanceof Date ? value.toISOString() : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  if (typeof value === 'string' && FORMULA.test(text)) text = `'${text}`;
+  return `"${text.replace(/"/g, '""')}"`;
 }
 
 export function executionsCsv(rows: ExecutionRow[]): string {
-  const lines = [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((c) => csvCell(row[c])).join(','))];
+  const lines = [CSV_COLUMNS.map(csvCell).join(','), ...rows.map((row) => CSV_COLUMNS.map((c) => csvCell(row[c])).join(','))];
   return `${lines.join('\r\n')}\r\n`;
 }

@@ -45,14 +45,14 @@ describe('executions CSV', () => {
     expect(csvCell('a,b')).toBe('"a,b"');
     expect(csvCell('say "hi"')).toBe('"say ""hi"""');
     expect(csvCell('=HYPERLINK("x")')).toBe(`"'=HYPERLINK(""x"")"`);
-    expect(csvCell('-2+3')).toBe("'-2+3");
-    expect(csvCell(null)).toBe('');
-    expect(csvCell(new Date('2024-01-15T10:30:00Z'))).toBe('2024-01-15T10:30:00.000Z');
+    expect(csvCell('-2+3')).toBe(`"'-2+3"`);
+    expect(csvCell(null)).toBe('""');
+    expect(csvCell(new Date('2024-01-15T10:30:00Z'))).toBe('"2024-01-15T10:30:00.000Z"');
   });
 
   it('writes a header and one CRLF line per execution', () => {
     const text = executionsCsv([]);
     expect(text.endsWith('\r\n')).toBe(true);
-    expect(text.split('\r\n')[0].split(',')).toContain('verdict');
+    expect(text.split('\r\n')[0].split(',')).toContain('"verdict"');
   });
 });

@@ -13,7 +13,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { AuthenticatedClient, BearerAuthGuard, ClientPrincipal, RequireScopes } from '@purple/auth';
+import { AuthenticatedClient, BearerAuthGuard, ClientPrincipal, RequireScopes, SCOPES } from '@purple/auth';
 import { ClientIdPipe } from '../http/client-id.pipe';
 import { requestValidation } from '../http/validation';
 import { clientView } from './client-view';
@@ -49,8 +49,8 @@ export class ClientsController {
   @ApiBadRequestResponse({ description: 'an invalid field, subscription pattern or webhook URL' })
   @ApiConflictResponse({ description: 'the client id is taken' })
   @ApiServiceUnavailableResponse({ description: 'the broker or database is unreachable; nothing was created' })
-  async create(@Body() body: CreateClientRequest): Promise<CreatedClientDto> {
-    const created = await this.createClient.execute(body);
+  async create(@AuthenticatedClient() caller: ClientPrincipal, @Body() body: CreateClientRequest): Promise<CreatedClientDto> {
+    const created = await this.createClient.execute(body, caller);
     return {
       ...clientView(created.client),
       client_secret: created.clientSecret,
@@ -67,6 +67,8 @@ export class ClientsController {
   }
 
   @Get(':id')
+  // any scope will do for one's own record, but a token whose scopes were all withdrawn reads nothing
+  @RequireScopes(...SCOPES)
   @ApiOperation({ summary: 'Read a client (the admin, or the client itself)' })
   @ApiOkResponse({ type: ClientDto })
   @ApiNotFoundResponse({ description: 'no such client' })

@@ -7,6 +7,7 @@ import { CreateClientUseCase } from './create-client.use-case';
 import { DeleteClientUseCase } from './delete-client.use-case';
 import { GetClientUseCase } from './get-client.use-case';
 import { ListClientsUseCase } from './list-clients.use-case';
+import { ResealWebhookSecretsUseCase } from './reseal-webhook-secrets.use-case';
 import { RotateClientSecretUseCase } from './rotate-client-secret.use-case';
 import { UpdateClientUseCase } from './update-client.use-case';
 import { WebhookSecrets } from './webhook-secrets';
@@ -27,7 +28,8 @@ import { WebhookUrlPolicy } from './webhook-url-policy';
     UpdateClientUseCase,
     DeleteClientUseCase,
     RotateClientSecretUseCase,
+    ResealWebhookSecretsUseCase,
   ],
-  exports: [ClientRepository],
+  exports: [ClientRepository, ResealWebhookSecretsUseCase],
 })
 export class ClientsModule {}

@@ -1,5 +1,5 @@
-import { BadRequestException, ConflictException, Injectable } from '@nestjs/common';
-import { Scope, formatScopes, generateClientSecret, hashClientSecret } from '@purple/auth';
+import { BadRequestException, ConflictException, ForbiddenException, Injectable } from '@nestjs/common';
+import { ClientPrincipal, Scope, formatScopes, generateClientSecret, hasScope, hashClientSecret } from '@purple/auth';
 import { BusClientEntity } from '@purple/persistence';
 import { ClientBrokerObjects } from './client-broker-objects';
 import { ClientExistsError, ClientRepository } from './client.repository';
@@ -27,8 +27,12 @@ export class CreateClientUseCase {
     private readonly webhookSecrets: WebhookSecrets,
   ) {}
 
-  async execute(request: CreateClientRequest): Promise<CreatedClient> {
+  async execute(request: CreateClientRequest, caller: ClientPrincipal): Promise<CreatedClient> {
     const scopes: Scope[] = request.scopes ?? ['bus'];
+    // the bus admin alone cannot hand out the checking engine's operator powers
+    if (scopes.includes('checking:admin') && !hasScope(caller, 'checking:admin')) {
+      throw new ForbiddenException('only a caller holding checking:admin may grant checking:admin');
+    }
     const bus = scopes.includes('bus');
     const subscription = request.subscription;
     if (bus && subscription === undefined) {
@@ -40,7 +44,7 @@ export class CreateClientUseCase {
     if (request.webhook_url !== undefined) await this.webhookUrls.check(request.webhook_url);
 
     const clientSecret = generateClientSecret();
-    const webhook = request.webhook_url !== undefined ? this.webhookSecrets.issue() : undefined;
+    const webhook = request.webhook_url !== undefined ? this.webhookSecrets.issue(request.client_id) : undefined;
     try {
       const client = await this.clients.insert(
         {

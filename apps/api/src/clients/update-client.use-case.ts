@@ -45,7 +45,7 @@ export class UpdateClientUseCase {
         changes.webhookUrl = null;
         changes.webhookSecretCiphertext = null;
       } else if (webhook_url !== undefined) {
-        const issued = this.webhookSecrets.issue();
+        const issued = this.webhookSecrets.issue(clientId);
         webhookSecret = issued.secret;
         changes.webhookUrl = webhook_url;
         changes.webhookSecretCiphertext = issued.sealed;

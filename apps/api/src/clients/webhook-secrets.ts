@@ -15,8 +15,15 @@ export class WebhookSecrets {
     this.box = new SecretBox(env.WEBHOOK_SECRET_KEY);
   }
 
-  issue(): { secret: string; sealed: string } {
+  /** a new secret for `clientId`, and the secret sealed to that client (it opens for no other) */
+  issue(clientId: string): { secret: string; sealed: string } {
     const secret = generateWebhookSecret();
-    return { secret, sealed: this.box.seal(secret) };
+    return { secret, sealed: this.box.seal(secret, clientId) };
+  }
+
+  /** A secret sealed the old way (v1), sealed again with the current format; undefined when it is current already. */
+  reseal(clientId: string, sealed: string): string | undefined {
+    if (SecretBox.isCurrent(sealed)) return undefined;
+    return this.box.seal(this.box.open(sealed, clientId), clientId);
   }
 }

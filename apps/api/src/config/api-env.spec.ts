@@ -37,5 +37,7 @@ describe('the api configuration', () => {
     expect(problems({ ...complete, SEND_RATE_PER_SECOND: 'fast' })).toMatch(/SEND_RATE_PER_SECOND is malformed/);
     expect(problems({ ...complete, SEND_BYTES_IN_FLIGHT: '2048' })).toMatch(/SEND_BYTES_IN_FLIGHT is malformed \(it must be at least MAX_BODY_BYTES, 262144\)/);
     expect(loadApiEnv({ ...complete, SEND_RATE_PER_SECOND: '5', SEND_BYTES_IN_FLIGHT: '300000' })).toMatchObject({ SEND_RATE_PER_SECOND: 5, SEND_BYTES_IN_FLIGHT: 300_000 });
+    expect(problems({ ...complete, TRUSTED_PROXIES: '10.0.0.0/8, ingress.local, ::1/129' })).toMatch(/TRUSTED_PROXIES is malformed \(.*: ingress.local, ::1\/129\)/);
+    expect(loadApiEnv({ ...complete, TRUSTED_PROXIES: 'loopback, 10.0.0.0/8, fd00::/8' }).trustedProxies).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8']);
   });
 });

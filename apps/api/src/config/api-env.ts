@@ -3,6 +3,7 @@ import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength 
 import { MIN_SIGNING_KEY_LENGTH } from '@purple/auth';
 import { CLIENT_ID_PATTERN } from '@purple/contracts';
 import { CommonEnv } from '@purple/platform';
+import { isIP } from 'node:net';
 
 /** The api's own variables, on top of those every app reads. Property names are the variable names. */
 export class ApiEnv extends CommonEnv {
@@ -17,7 +18,7 @@ export class ApiEnv extends CommonEnv {
   @Max(86_400)
   TOKEN_TTL_SECONDS = 3600;
 
-  /** the first admin, ensured at start (scopes `admin checking:read`, no queues) */
+  /** the first admin, ensured at start (scopes `admin checking:read checking:admin`, no queues) */
   @Matches(CLIENT_ID_PATTERN, { message: 'ADMIN_CLIENT_ID must be a client id: lowercase letters, digits and hyphens' })
   ADMIN_CLIENT_ID!: string;
 
@@ -89,10 +90,60 @@ export class ApiEnv extends CommonEnv {
   @Max(1024 * 1024 * 1024)
   SEND_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
+  /**
+   * The reverse proxies (ingress) in front of the api, comma-separated: addresses, CIDRs, or `loopback`,
+   * `linklocal`, `uniquelocal`. X-Forwarded-For is believed only from them, so the failed-login limit counts the
+   * real caller; without it every caller behind an ingress shares the ingress's address.
+   */
+  @IsOptional()
+  @IsString()
+  TRUSTED_PROXIES?: string;
+
   /** messages in flight to one WebSocket before the broker waits for their acks */
   @Type(() => Number)
   @IsInt()
   @Min(1)
   @Max(1000)
   STREAM_PREFETCH = 10;
+
+  /** WebSocket streams one client may hold open at once (per replica); one more is refused with 429 */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  STREAM_MAX_PER_CLIENT = 4;
+
+  /** GET /receive requests (long-polls included) one client may have under way at once (per replica) */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  RECEIVE_MAX_CONCURRENT_PER_CLIENT = 4;
+
+  /** how often open streams re-check their token, so a rotated secret or a deleted client ends them within that */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  STREAM_TOKEN_RECHECK_MS = 2000;
+
+  get trustedProxies(): string[] {
+    return (this.TRUSTED_PROXIES ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+  }
+}
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** The TRUSTED_PROXIES entries that are neither an address, a CIDR nor one of the names Express knows. */
+export function malformedProxies(entries: string[]): string[] {
+  return entries.filter((entry) => {
+    if (PROXY_NAMES.includes(entry)) return false;
+    const [address, prefix, extra] = entry.split('/');
+    const version = isIP(address);
+    if (version === 0 || extra !== undefined) return true;
+    return prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128));
+  });
 }

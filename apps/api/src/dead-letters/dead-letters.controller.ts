@@ -9,7 +9,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { AuthenticatedClient, BearerAuthGuard, ClientPrincipal } from '@purple/auth';
+import { AuthenticatedClient, BearerAuthGuard, ClientPrincipal, RequireScopes } from '@purple/auth';
 import { ClientIdPipe } from '../http/client-id.pipe';
 import { requestValidation } from '../http/validation';
 import { DeadLetterDto, ListDeadLettersQuery, ReplayDeadLettersQuery, ReplayResultDto } from './dead-letters.dto';
@@ -24,6 +24,8 @@ import { ReplayDeadLettersUseCase } from './replay-dead-letters.use-case';
 @ApiServiceUnavailableResponse({ description: 'the broker is unreachable' })
 @Controller('clients/:id/dead-letters')
 @UseGuards(BearerAuthGuard)
+// a client's own bus dead letters are bus business: a token narrowed to checking:read does not reach them
+@RequireScopes('admin', 'bus')
 @UsePipes(requestValidation())
 export class DeadLettersController {
   constructor(

@@ -12,6 +12,8 @@ import { SendMessageUseCase } from '../messages/send-message.use-case';
 /** WebSocket close codes used here (RFC 6455 §7.4) */
 export const CLOSE = { goingAway: 1001, policy: 1008, serverError: 1011, tryAgainLater: 1013 } as const;
 const HEARTBEAT_MS = 30_000;
+/** frames received and not yet handled before the socket stops being read (TCP then pushes back on the sender) */
+export const MAX_PENDING_FRAMES = 16;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface SessionDependencies {
@@ -35,12 +37,13 @@ export class StreamSession {
   private stopped = false;
   private frames: Promise<void> = Promise.resolve();
   private deliveries: Promise<void> = Promise.resolve();
+  private pendingFrames = 0;
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
     private readonly ws: WebSocket,
     private readonly principal: ClientPrincipal,
-    private readonly token: string,
+    readonly token: string,
     private readonly deps: SessionDependencies,
   ) {}
 
@@ -48,9 +51,14 @@ export class StreamSession {
     this.ws.on('close', () => void this.stop());
     this.ws.on('error', () => undefined); // a broken socket is followed by 'close'
     this.ws.on('message', (data, isBinary) => {
+      // backpressure: past MAX_PENDING_FRAMES the socket is not read until the queue drains, instead of growing
+      if (++this.pendingFrames >= MAX_PENDING_FRAMES) this.ws.pause();
       this.frames = this.frames
         .then(() => this.onFrame(data, isBinary))
-        .catch((error: Error) => this.logger.error(`a frame from ${this.principal.clientId} failed: ${error.message}`));
+        .catch((error: Error) => this.logger.error(`a frame from ${this.principal.clientId} failed: ${error.message}`))
+        .finally(() => {
+          if (--this.pendingFrames < MAX_PENDING_FRAMES && this.ws.isPaused) this.ws.resume();
+        });
     });
     this.keepAlive();
     this.closeWhenTokenExpires();

@@ -11,11 +11,11 @@ export class WebhookSecrets {
     this.box = new SecretBox(config.WEBHOOK_SECRET_KEY);
   }
 
-  /** The secret, or undefined when there is none or it cannot be opened with this key. */
-  open(ciphertext: string | null): string | undefined {
+  /** The secret, or undefined when there is none or it cannot be opened with this key for this client. */
+  open(ciphertext: string | null, clientId: string): string | undefined {
     if (!ciphertext) return undefined;
     try {
-      return this.box.open(ciphertext);
+      return this.box.open(ciphertext, clientId);
     } catch {
       return undefined;
     }

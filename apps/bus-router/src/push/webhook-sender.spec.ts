@@ -1,7 +1,30 @@
-import { Server, createServer } from 'node:http';
+import { Server, ServerResponse, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { eventually } from '@purple/testing';
 import { testConfig } from '../../test/doubles';
-import { WebhookSender } from './webhook-sender';
+import { MAX_WEBHOOK_RESPONSE_BYTES, WebhookSender } from './webhook-sender';
+
+/** A receiver that answers its headers at once, then does `body` with the response (and never ends it itself). */
+async function serveBody(body: (res: ServerResponse) => void): Promise<{ server: Server; port: number; closed: () => boolean; written: () => number }> {
+  let closed = false;
+  let written = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    res.on('close', () => (closed = true));
+    const write = res.write.bind(res);
+    res.write = ((chunk: Buffer, ...rest: never[]) => {
+      written += chunk.length;
+      return write(chunk, ...rest);
+    }) as typeof res.write;
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.flushHeaders();
+      body(res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port, closed: () => closed, written: () => written };
+}
 
 /** A real HTTP server on loopback, answering with `status` after `delayMs`. */
 async function serve(status: number, delayMs = 0): Promise<{ server: Server; port: number; bodies: string[] }> {
@@ -58,5 +81,33 @@ describe('WebhookSender', () => {
     const sender = new WebhookSender(testConfig({ WEBHOOK_ALLOWLIST: '127.0.0.1', WEBHOOK_TIMEOUT_MS: '200' }));
     expect(await post(sender, `http://127.0.0.1:${port}/`)).toEqual({ outcome: 'timed-out' });
     expect(await post(sender, 'http://127.0.0.1:1/')).toEqual({ outcome: 'failed', reason: 'ECONNREFUSED' });
+  });
+
+  it('keeps its deadline over the body too: headers then a body that never ends time out, and the socket closes (issue 12 #10)', async () => {
+    const receiver = await serveBody((res) => res.write('a little, then nothing'));
+    servers.push(receiver.server);
+    const sender = new WebhookSender(testConfig({ WEBHOOK_ALLOWLIST: '127.0.0.1', WEBHOOK_TIMEOUT_MS: '300' }));
+    const started = Date.now();
+    expect(await post(sender, `http://127.0.0.1:${receiver.port}/`)).toEqual({ outcome: 'timed-out' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await eventually(async () => receiver.closed(), 5_000, 20);
+  });
+
+  it('reads at most MAX_WEBHOOK_RESPONSE_BYTES of an endless body, then closes the connection (issue 12 #10)', async () => {
+    const chunk = Buffer.alloc(16 * 1024, 'x');
+    const receiver = await serveBody((res) => {
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    });
+    servers.push(receiver.server);
+    // a long deadline: only the byte cap can end this exchange quickly
+    const sender = new WebhookSender(testConfig({ WEBHOOK_ALLOWLIST: '127.0.0.1', WEBHOOK_TIMEOUT_MS: '60000' }));
+    expect(await post(sender, `http://127.0.0.1:${receiver.port}/`)).toEqual({ outcome: 'answered', status: 200 });
+    await eventually(async () => receiver.closed(), 5_000, 20);
+    // what the kernel buffers aside, the receiver could not push much more than the cap
+    expect(receiver.written()).toBeLessThan(MAX_WEBHOOK_RESPONSE_BYTES + 8 * 1024 * 1024);
   });
 });

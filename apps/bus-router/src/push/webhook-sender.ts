@@ -5,6 +5,12 @@ import type { LookupFunction } from 'node:net';
 import { ResolvedAddress, UndeliverableUrlError, resolveDeliverableUrl } from '@purple/bus';
 import { BusRouterEnv } from '../config';
 
+/**
+ * The most of a receiver's answer body that is read: the status alone decides, and draining an endless body would
+ * hold the socket for ever. Past this the connection is closed.
+ */
+export const MAX_WEBHOOK_RESPONSE_BYTES = 64 * 1024;
+
 /** How one POST ended. */
 export type WebhookResponse =
   | { outcome: 'answered'; status: number }
@@ -28,7 +34,8 @@ export interface WebhookTransport {
 /**
  * POSTs with Node's http client: the URL is checked by the guard at every attempt and the connection goes to the
  * very addresses it approved (a pinned lookup), so DNS rebinding between check and connect gains nothing.
- * Redirects are not followed: a 3xx is an answer like any other non-2xx.
+ * Redirects are not followed: a 3xx is an answer like any other non-2xx. WEBHOOK_TIMEOUT_MS bounds the whole
+ * exchange, the answer's body included, and at most {@link MAX_WEBHOOK_RESPONSE_BYTES} of that body are read.
  */
 @Injectable()
 export class WebhookSender implements WebhookTransport {
@@ -75,11 +82,20 @@ export class WebhookSender implements WebhookTransport {
           agent: false,
         },
         (res) => {
-          // the status decides; the body is not needed
-          res.resume();
-          settle({ outcome: 'answered', status: res.statusCode ?? 0 });
+          // the status decides, but the exchange ends only with the body (under the same deadline), or at the cap
+          const answered: WebhookResponse = { outcome: 'answered', status: res.statusCode ?? 0 };
+          let bytes = 0;
+          res.on('data', (chunk: Buffer) => {
+            bytes += chunk.length;
+            if (bytes <= MAX_WEBHOOK_RESPONSE_BYTES) return;
+            settle(answered);
+            req.destroy();
+          });
+          res.on('end', () => settle(answered));
+          res.on('error', (error: NodeJS.ErrnoException) => settle({ outcome: 'failed', reason: error.code ?? error.message }));
         },
       );
+      // over the whole exchange: a receiver that sends its headers and never finishes its body is timed out too
       const timer = setTimeout(() => {
         settle({ outcome: 'timed-out' });
         req.destroy();

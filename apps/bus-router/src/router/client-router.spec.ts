@@ -151,7 +151,7 @@ describe('ClientRouter', () => {
 
   it('pushes the inbox while the client has an enabled webhook with a secret, following changes in place', async () => {
     const { router, put, consumers, pushedTo } = setup();
-    const sealed = box.seal('whsec_c2VjcmV0');
+    const sealed = box.seal('whsec_c2VjcmV0', 'alpha');
     put({ clientId: 'alpha', webhookUrl: 'https://a.example.com/1', webhookSecretCiphertext: sealed });
     await router.sync('alpha');
     expect(consumers.running()).toContain('alpha-inbox');
@@ -173,7 +173,7 @@ describe('ClientRouter', () => {
 
   it('starts a new push consumer when the previous one stopped itself (410) and the webhook is enabled again', async () => {
     const { router, put, consumers } = setup();
-    put({ clientId: 'alpha', webhookUrl: 'https://a.example.com/', webhookSecretCiphertext: box.seal('whsec_c2VjcmV0') });
+    put({ clientId: 'alpha', webhookUrl: 'https://a.example.com/', webhookSecretCiphertext: box.seal('whsec_c2VjcmV0', 'alpha') });
     await router.sync('alpha');
     const first = consumers.latest('alpha-inbox') as FakeConsumer;
     first.stopped = true;
@@ -185,14 +185,14 @@ describe('ClientRouter', () => {
   it('does not push without a secret it can open', async () => {
     const { router, put, consumers } = setup();
     put({ clientId: 'alpha', webhookUrl: 'https://a.example.com/' });
-    put({ clientId: 'bravo', webhookUrl: 'https://b.example.com/', webhookSecretCiphertext: new SecretBox('another-key-entirely').seal('whsec_eA==') });
+    put({ clientId: 'bravo', webhookUrl: 'https://b.example.com/', webhookSecretCiphertext: new SecretBox('another-key-entirely').seal('whsec_eA==', 'bravo') });
     await router.syncAll();
     expect(consumers.running()).toEqual(['alpha-broadcast', 'alpha-outbox', 'bravo-broadcast', 'bravo-outbox']);
   });
 
   it('stops everything on shutdown and starts nothing afterwards', async () => {
     const { router, put, consumers } = setup();
-    put({ clientId: 'alpha', webhookUrl: 'https://a.example.com/', webhookSecretCiphertext: box.seal('whsec_c2VjcmV0') });
+    put({ clientId: 'alpha', webhookUrl: 'https://a.example.com/', webhookSecretCiphertext: box.seal('whsec_c2VjcmV0', 'alpha') });
     await router.syncAll();
     await router.stopAll();
     put({ clientId: 'bravo' });

@@ -130,7 +130,7 @@ export class ClientRouter {
 
   private webhookTarget(client: RoutedClient): { target?: WebhookTarget; problem?: string } {
     if (!client.webhookUrl || !client.webhookEnabled) return {};
-    const secret = this.secrets.open(client.webhookSecretCiphertext);
+    const secret = this.secrets.open(client.webhookSecretCiphertext, client.clientId);
     if (!secret) return { problem: 'its webhook signing secret is missing or cannot be opened with WEBHOOK_SECRET_KEY' };
     return { target: { clientId: client.clientId, url: client.webhookUrl, secret } };
   }

@@ -16,6 +16,10 @@ export interface DeadLetterSummary {
   deadLetteredAt: Date;
   replayedAt: Date | null;
   replayOutcome: string | null;
+  /** the client that replayed it */
+  replayedBy: string | null;
+  /** the client that replayed it with a body of its own instead of the stored one; null when replayed as stored */
+  bodyEditedBy: string | null;
   bodyBytes: number;
   /** the start of the body as UTF-8 text */
   bodyPreview: string;
@@ -46,12 +50,14 @@ interface DeadLetterRow {
   dead_lettered_at: Date;
   replayed_at: Date | null;
   replay_outcome: string | null;
+  replayed_by: string | null;
+  body_edited_by: string | null;
   body_bytes: number;
   body_preview: Buffer;
 }
 
 const SUMMARY_COLUMNS = `id, queue, reason, message_id, correlation_id, routing_key, headers, dead_lettered_at,
-  replayed_at, replay_outcome, octet_length(body) AS body_bytes, substring(body FROM 1 FOR ${BODY_PREVIEW_BYTES}) AS body_preview`;
+  replayed_at, replay_outcome, replayed_by, body_edited_by, octet_length(body) AS body_bytes, substring(body FROM 1 FOR ${BODY_PREVIEW_BYTES}) AS body_preview`;
 
 @Injectable()
 export class DeadLetterStore {
@@ -104,10 +110,13 @@ export class DeadLetterStore {
     return { items: rows.map(summaryOf), total };
   }
 
-  async markReplayed(id: string, outcome: string): Promise<Date> {
+  /** `by`: who replayed it; `bodyEdited`: whether with a body of their own (kept as the audit of that edit) */
+  async markReplayed(id: string, outcome: string, by: string | null = null, bodyEdited = false): Promise<Date> {
     const [row] = (await connected(this.dataSource).query(
-      `UPDATE dead_letter SET replayed_at = now(), replay_outcome = $2 WHERE id = $1 RETURNING replayed_at`,
-      [id, outcome],
+      `UPDATE dead_letter SET replayed_at = now(), replay_outcome = $2, replayed_by = $3,
+              body_edited_by = CASE WHEN $4::boolean THEN $3 ELSE body_edited_by END
+        WHERE id = $1 RETURNING replayed_at`,
+      [id, outcome, by, bodyEdited],
     )) as [Array<{ replayed_at: Date }>, number];
     return row[0].replayed_at;
   }
@@ -125,6 +134,8 @@ function summaryOf(row: DeadLetterRow): DeadLetterSummary {
     deadLetteredAt: row.dead_lettered_at,
     replayedAt: row.replayed_at,
     replayOutcome: row.replay_outcome,
+    replayedBy: row.replayed_by,
+    bodyEditedBy: row.body_edited_by,
     bodyBytes: row.body_bytes,
     // a multi-byte character cut at the end shows as U+FFFD, which is fine for a preview
     bodyPreview: row.body_preview.toString('utf8'),

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { parseJson } from '@purple/contracts';
 import { randomUUID } from 'node:crypto';
 import { RejectedMessageError, ReplayRejectedError, TaskAlreadyCompletedError, TaskNotFoundError } from '../errors';
@@ -29,9 +29,15 @@ export type ReplayBody = Buffer | string | Record<string, unknown> | unknown[];
  * would have: an execution result is ingested, a detection response recorded, a task message sends its task to
  * the dispatcher again. All three are idempotent, so replaying twice does no harm. A body that still fails
  * validation is refused with the reasons ({@link ReplayRejectedError}) and the dead letter stays as it was.
+ *
+ * An execution result (instructions queue) is replayed only as stored: an edited one would be an execution nobody
+ * ran, whose commands the agents would then run, bypassing the broker's rule that only `caldera_publisher` sends
+ * them. Any other edited body is logged and recorded with who sent it.
  */
 @Injectable()
 export class ReplayDeadLetter {
+  private readonly logger = new Logger('DeadLetters');
+
   constructor(
     private readonly getDeadLetter: GetDeadLetter,
     private readonly deadLetters: DeadLetterStore,
@@ -40,9 +46,15 @@ export class ReplayDeadLetter {
     private readonly redispatch: RedispatchTask,
   ) {}
 
-  async execute(id: string, fixedBody?: ReplayBody): Promise<ReplayOutcome> {
+  /** `actor`: the client asking, recorded with the replay (and named in the log when it edits the body) */
+  async execute(id: string, fixedBody?: ReplayBody, actor: string | null = null): Promise<ReplayOutcome> {
     const deadLetter = await this.getDeadLetter.execute(id);
-    const body = fixedBody === undefined ? deadLetter.body : bodyOf(fixedBody);
+    const edited = fixedBody !== undefined;
+    if (edited && (REPLAYABLE_QUEUES.instructions as readonly string[]).includes(deadLetter.queue)) {
+      throw new ReplayRejectedError('an execution result is replayed only as stored: its body cannot be edited');
+    }
+    const body = edited ? bodyOf(fixedBody) : deadLetter.body;
+    if (edited) this.logger.warn(`dead letter ${deadLetter.id} (${deadLetter.queue}) replayed with a body edited by ${actor ?? 'an unnamed caller'}`);
     let done: { outcome: string; executionId: string };
     try {
       done = await this.replay(deadLetter, body);
@@ -53,7 +65,7 @@ export class ReplayDeadLetter {
       }
       throw error;
     }
-    const replayedAt = await this.deadLetters.markReplayed(deadLetter.id, done.outcome);
+    const replayedAt = await this.deadLetters.markReplayed(deadLetter.id, done.outcome, actor, edited);
     return { deadLetterId: deadLetter.id, queue: deadLetter.queue, replayedAt, ...done };
   }
 

@@ -27,6 +27,14 @@ export function platformLabel(platform: string): string {
   return PLATFORM_LABELS.has(name) ? name : 'other';
 }
 
+/** An ATT&CK technique or sub-technique id, the only technique label a metric may carry. */
+export const TECHNIQUE_ID = /^T\d{4}(\.\d{3})?$/;
+
+/** A technique id as a label: Caldera (and so an ability author) chooses it, so anything else is `other`. */
+export function techniqueLabel(techniqueId: string | null | undefined): string {
+  return techniqueId && TECHNIQUE_ID.test(techniqueId) ? techniqueId : 'other';
+}
+
 export interface TaskProcessing {
   detectionType: DetectionType;
   platform: string;

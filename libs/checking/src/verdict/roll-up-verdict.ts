@@ -1,6 +1,7 @@
 import type { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
 import type { EntityManager } from 'typeorm';
 import { counter, histogram } from '@purple/platform';
+import { techniqueLabel } from '../results/task-processing-metric';
 import { decideVerdict, isFinalVerdict } from './decide-verdict';
 
 const verdicts = counter('purple_verdicts_total', 'Executions that reached a final verdict, by verdict', ['verdict']);
@@ -76,7 +77,7 @@ export async function rollUpVerdict(manager: EntityManager, executionId: string)
   if (isFinalVerdict(decision.verdict) && decision.verdict !== execution.verdict) {
     verdicts.inc({ verdict: decision.verdict });
     if (decision.verdict === 'detected' && decision.latencyMs !== null) {
-      detectionLatency.observe({ technique_id: execution.technique_id ?? 'unknown' }, decision.latencyMs / 1000);
+      detectionLatency.observe({ technique_id: techniqueLabel(execution.technique_id) }, decision.latencyMs / 1000);
     }
   }
   return decision.verdict;

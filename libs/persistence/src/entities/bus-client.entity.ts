@@ -36,6 +36,10 @@ export class BusClientEntity {
   @Column({ name: 'token_version', type: 'int', default: 1 })
   tokenVersion!: number;
 
+  /** random at each creation: tokens carry it, so re-creating a deleted id does not revive its old tokens */
+  @Column({ type: 'uuid', default: () => 'gen_random_uuid()' })
+  incarnation!: string;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -36,4 +36,12 @@ export class DeadLetterEntity {
 
   @Column({ name: 'replay_outcome', type: 'text', nullable: true })
   replayOutcome!: string | null;
+
+  /** the client that replayed it */
+  @Column({ name: 'replayed_by', type: 'text', nullable: true })
+  replayedBy!: string | null;
+
+  /** the client that replayed it with a body of its own */
+  @Column({ name: 'body_edited_by', type: 'text', nullable: true })
+  bodyEditedBy!: string | null;
 }
