@@ -1,8 +1,8 @@
 import * as amqp from 'amqplib';
 import { eventually } from '@purple/testing';
 import { SOAR_EXCHANGES, SOAR_VHOST, clientQueues } from '@purple/topology';
-import { ACK, Delivery } from '../src/consumers/delivery';
-import { ConnectionSource, QueueConsumer } from '../src/consumers/queue-consumer';
+import { ACK, Delivery } from '@purple/messaging';
+import { ConnectionSource, QueueConsumer } from '@purple/messaging';
 import { BusTestBed } from './support';
 
 /** How many messages a consumer holds at once, on the real broker, as the router's user. */

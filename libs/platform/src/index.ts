@@ -1,6 +1,7 @@
 export * from './config';
 export * from './env';
 export * from './backoff';
+export * from './gate';
 export * from './health';
 export * from './logging';
 export * from './platform.module';

@@ -1,5 +1,6 @@
 import { HttpException, Logger } from '@nestjs/common';
 import { BearerAuthenticator, ClientPrincipal, InvalidTokenError } from '@purple/auth';
+import { settle } from '@purple/messaging';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { RawData, WebSocket } from 'ws';
 import { BrokerChannels, brokerErrorMessage, closeQuietly, inboxOf } from '../broker/broker-channels';
@@ -87,13 +88,13 @@ export class StreamSession {
     const read = readEnvelope(message.content);
     if (!read.ok) {
       this.logger.warn(`dead-lettering an unreadable message in ${this.principal.clientId}'s inbox: ${read.reason}`);
-      ignoreClosed(() => channel.nack(message, false, false));
+      settle(channel, message, 'reject'); // a closed channel returns it to the inbox, and the next reader rejects it
       return;
     }
     if (this.ws.readyState !== WebSocket.OPEN) return; // left unacked: back to the inbox when the channel closes
     this.ws.send(JSON.stringify({ type: 'message', ...read.envelope }), (error) => {
       // Node also reports success for a write cut short by a reset connection: only a socket still open counts
-      if (!error && !this.stopped && this.ws.readyState === WebSocket.OPEN) ignoreClosed(() => channel.ack(message));
+      if (!error && !this.stopped && this.ws.readyState === WebSocket.OPEN) settle(channel, message, 'ack');
     });
   }
 
@@ -162,13 +163,5 @@ export class StreamSession {
     const timer = setTimeout(() => this.close(CLOSE.policy, 'the token has expired'), Math.min(MAX_TIMER_MS, Math.max(0, this.principal.expiresAt.getTime() - Date.now())));
     timer.unref();
     this.timers.push(timer);
-  }
-}
-
-function ignoreClosed(settle: () => void): void {
-  try {
-    settle();
-  } catch {
-    // the channel closed meanwhile: the broker requeues the message
   }
 }

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { BusEnvelope } from '@purple/contracts';
-import { backoffDelay } from '@purple/platform';
+import { backoffDelay, pause } from '@purple/platform';
 import { BusRouterEnv } from '../config';
-import { ACK, Delivery, Disposition, RELEASE, pause } from '../consumers/delivery';
+import { ACK, Delivery, Disposition, RELEASE } from '@purple/messaging';
 
 /**
  * Publishes an envelope, persistent, on the channel its source message came from, and answers `ack` only once the

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { SendRequest, parseJsonMessage } from '@purple/contracts';
 import { buildEnvelope, envelopeMessageId } from '@purple/bus';
 import { SOAR_EXCHANGES } from '@purple/topology';
-import { Delivery, Disposition, deadLetter } from '../consumers/delivery';
+import { Delivery, Disposition, deadLetter } from '@purple/messaging';
 import { EnvelopePublisher } from './envelope-publisher';
 
 /**

@@ -25,6 +25,8 @@ export class DetectionWorkerEnv extends DetectionDefaultsEnv {
 export interface WorkerSettings {
   detectionType: DetectionType;
   workerId: string;
+  /** tasks in hand at once */
+  prefetch: number;
   defaults: DetectionSettings & { maxWindowAfterSeconds: number };
 }
 
@@ -34,6 +36,7 @@ export function workerSettingsOf(app: string, detectionType: DetectionType, env:
   return {
     detectionType,
     workerId: env.WORKER_ID ?? `${app}-${hostname()}-${process.pid}`,
+    prefetch: env.WORKER_PREFETCH,
     defaults: detectionDefaultsOf(env),
   };
 }
