@@ -169,10 +169,12 @@ describe('api-worker (real broker, fake Splunk)', () => {
       const { body } = await responseTo(task.task_id);
       expect(body).toMatchObject({ status: 'detected', metadata: { worker_id: 'worker-b' } });
       expect(responses.forTask(task.task_id)).toHaveLength(1);
-      // its logs say what it answered, never the Splunk token
-      const logs = other?.lines().join('\n') ?? '';
+      // its logs say what it answered (written just after the publish: waited for), never the Splunk token
+      const logs = await eventually(async () => {
+        const text = other?.lines().join('\n') ?? '';
+        return text.includes('task answered detected') ? text : null;
+      });
       expect(logs).toContain('connectors: splunk');
-      expect(logs).toContain('task answered detected');
       expect(logs).not.toContain(TOKEN);
     }, 90_000);
 

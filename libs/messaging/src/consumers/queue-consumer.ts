@@ -162,7 +162,9 @@ export class QueueConsumer {
     const { queue, gate } = this.options;
     messagesConsumed.inc({ queue });
     const stopTimer = handlerDuration.startTimer({ queue });
-    let disposition = await this.runHandler(delivery);
+    // delivered just before the gate closed: wait with it rather than spend an attempt on a known outage
+    const waited = !gate || gate.isOpen || (await gate.waitOpen(signal));
+    let disposition: Disposition = waited ? await this.runHandler(delivery) : { action: 'release' };
     while (disposition.action === 'retry-when-open' && gate) {
       gate.close(disposition.reason);
       this.logger.warn(`${disposition.reason}: the message from ${queue} is kept and tried again when it answers`);
