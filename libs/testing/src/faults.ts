@@ -1,18 +1,37 @@
 import { AddressInfo, Server, Socket, createConnection, createServer } from 'node:net';
+import { ManagementApiError } from '@purple/topology';
 import { BrokerNamespace } from './broker';
 
 /**
  * Closes, through the management API, every connection the namespace's broker user `user` has open, as an operator
- * or a network fault would. Only this namespace's users exist in the name filter, so nobody else's connection is
- * touched. Resolves with how many were closed.
+ * or a network fault would; only this namespace's user is matched, so nobody else's connection is touched. The API
+ * lists connections with a delay, so this waits (bounded) until it has closed at least one. Resolves with how many.
  */
-export async function closeConnectionsOf(broker: BrokerNamespace, user: string): Promise<number> {
+export async function closeConnectionsOf(broker: BrokerNamespace, user: string, timeoutMs = 30_000): Promise<number> {
   const management = broker.management();
   const name = broker.user(user);
-  const connections = await management.get<Array<{ name: string; user: string }>>('/api/connections');
-  const mine = connections.filter((c) => c.user === name);
-  await Promise.all(mine.map((c) => management.delete(`/api/connections/${encodeURIComponent(c.name)}`, { ignoreMissing: true })));
-  return mine.length;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const connections = await management.get<Array<{ name: string; user: string }>>('/api/connections');
+    const closed = await Promise.all(
+      connections
+        .filter((c) => c.user === name)
+        .map((c) =>
+          management.request('DELETE', `/api/connections/${encodeURIComponent(c.name)}`).then(
+            () => 1,
+            (error: unknown) => {
+              // listed, but already gone
+              if (error instanceof ManagementApiError && error.status === 404) return 0;
+              throw error;
+            },
+          ),
+        ),
+    );
+    const count = closed.reduce<number>((sum, n) => sum + n, 0);
+    if (count > 0) return count;
+    if (Date.now() > deadline) throw new Error(`no connection of ${name} to close within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 /** A promise the test settles: a handler that waits on it is "still running" until `release()`. */

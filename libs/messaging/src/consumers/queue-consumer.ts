@@ -45,6 +45,8 @@ export class QueueConsumer {
   private readonly stopping = new AbortController();
   private running?: Promise<void>;
   private ended = false;
+  /** handlers still running, from this channel or from one that closed under them */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly source: ConnectionSource,
@@ -66,6 +68,7 @@ export class QueueConsumer {
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.running;
+    await Promise.all([...this.inFlight]);
   }
 
   private async run(): Promise<void> {
@@ -115,7 +118,6 @@ export class QueueConsumer {
       await channel.checkQueue(queue);
       await channel.prefetch(prefetch);
       let chain = Promise.resolve();
-      const inHand = new Set<Promise<void>>();
       const handle = async (message: ConsumeMessage) => {
         if ((await this.process(channel, message, session.signal)) === 'stop') {
           outcome = 'stop';
@@ -125,12 +127,8 @@ export class QueueConsumer {
       const onMessage = (message: ConsumeMessage | null) => {
         // null: the broker cancelled the consumer because the queue was deleted
         if (message === null) return endSession();
-        if (prefetch === 1) {
-          chain = chain.then(() => handle(message));
-          return;
-        }
-        const running = handle(message).finally(() => inHand.delete(running));
-        inHand.add(running);
+        if (prefetch === 1) chain = this.track(chain.then(() => handle(message)));
+        else this.track(handle(message));
       };
       // consume while the gate is open; cancel while it is closed (the messages in hand stay ours, unreturned)
       while (!session.signal.aborted) {
@@ -144,13 +142,22 @@ export class QueueConsumer {
         await (gate ? gate.waitClosed(session.signal) : untilAborted(session.signal));
         if (open) await channel.cancel(consumerTag).catch(() => undefined);
       }
-      await Promise.all([chain, ...inHand]);
+      // a closed channel cannot settle what is in hand: consume again at once, and let those handlers end on their own
+      if (open) await Promise.all([...this.inFlight]);
       if (closeReason && !this.stopping.signal.aborted) this.logger.warn(`channel for ${queue} closed: ${describe(closeReason)}`);
       return outcome;
     } finally {
       this.stopping.signal.removeEventListener('abort', endSession);
       if (open) await channel.close().catch(() => undefined);
     }
+  }
+
+  /** `handling` never rejects: process() turns every failure into a disposition or a log line */
+  private track(handling: Promise<void>): Promise<void> {
+    this.inFlight.add(handling);
+    const done = () => this.inFlight.delete(handling);
+    handling.then(done, done);
+    return handling;
   }
 
   private async process(channel: ConfirmChannel, message: ConsumeMessage, signal: AbortSignal): Promise<'continue' | 'stop'> {
