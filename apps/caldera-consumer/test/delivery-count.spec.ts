@@ -69,7 +69,6 @@ describe('how the broker counts returns to a quorum queue (x-delivery-count)', (
     counts['after connection close'] = count(held.message);
     held.channel.ack(held.message);
 
-    // eslint-disable-next-line no-console
     console.log(`RabbitMQ ${version}: x-delivery-count ${JSON.stringify(counts)}`);
     expect(counts).toEqual({
       'first delivery': 0,
