@@ -49,7 +49,7 @@ export class DatabaseConnector implements OnApplicationBootstrap, OnApplicationS
       } catch (error) {
         const delay = backoffDelay(attempt);
         this.logger.warn(`PostgreSQL unreachable (${(error as Error).message}); retrying in ${delay} ms`);
-        await sleep(delay);
+        await pause(delay, this.stopping.signal);
       }
     }
   }
@@ -57,7 +57,7 @@ export class DatabaseConnector implements OnApplicationBootstrap, OnApplicationS
   /** Each time a consumer closes the gate, probes until PostgreSQL answers, then opens it. */
   private async reopenAfterOutages(): Promise<void> {
     const { signal } = this.stopping;
-    while (await this.gate.waitClosed(signal)) {
+    while (!signal.aborted && (await this.gate.waitClosed(signal))) {
       if (!this.dataSource.isInitialized) {
         await this.gate.waitOpen(signal); // opened by connect()
         continue;
