@@ -78,8 +78,13 @@ describe('result-consumer while the database is unreachable (real broker and dat
       );
 
     proxy.cut();
-    const siem = tasks.find((t) => t.platform === 'siem')!;
-    const edr = tasks.find((t) => t.platform === 'edr')!;
+    const taskOn = (platform: string) => {
+      const task = tasks.find((t) => t.platform === platform);
+      if (!task) throw new Error(`the seed has no ${platform} task`);
+      return task;
+    };
+    const siem = taskOn('siem');
+    const edr = taskOn('edr');
     await publish(EXCHANGE, 'checking.api.response', Buffer.from(JSON.stringify(detectionResponse({ taskId: siem.id, status: 'detected' }))), {});
     await publish(EXCHANGE, 'checking.api.response', Buffer.from(JSON.stringify(detectionResponse({ taskId: edr.id, platform: 'edr', status: 'not_detected' }))), {});
     await publish(DLX, INSTRUCTIONS, Buffer.from('{"broken'), {
