@@ -248,7 +248,7 @@ describe('result-consumer (real broker and database)', () => {
 
   it("records the caldera-consumer's dead letters, and replays a fixed one into an execution", async () => {
     const admin = await confirmChannelAs('caldera_admin');
-    // as the caldera-consumer dead-letters (deadLetterWithReason): to the DLX, routed by the queue's name
+    // as the consumer runtime dead-letters (QueueConsumer): to the DLX, routed by the queue's name
     await publish(admin, DLX, INSTRUCTIONS, Buffer.from('{"operation_id": "op-fixed", '), {
       messageId: 'instruction-1',
       correlationId: 'corr-instruction',
