@@ -19,7 +19,7 @@ export class AgentWorkerModule {
       imports: [
         PlatformModule.forApp('agent-worker', env),
         PersistenceModule.forRoot(),
-        MessagingModule.forApp('agent-worker', { prefetch: config.WORKER_PREFETCH }),
+        MessagingModule.forApp('agent-worker'),
         DetectionWorkerModule.register({ app: 'agent-worker', detectionType: 'agent', env: config, connectors: agentExecutorsFromEnv(source), secretEnv: source }),
       ],
     };

@@ -15,7 +15,7 @@ export class ApiWorkerModule {
       imports: [
         PlatformModule.forApp('api-worker', env),
         PersistenceModule.forRoot(),
-        MessagingModule.forApp('api-worker', { prefetch: config.WORKER_PREFETCH }),
+        MessagingModule.forApp('api-worker'),
         DetectionWorkerModule.register({ app: 'api-worker', detectionType: 'api', env: config, connectors: apiConnectorsFromEnv(source), secretEnv: source }),
       ],
     };

@@ -1,4 +1,5 @@
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
+import { AnswerDetectionTask } from '@purple/detection';
 import { DetectionResponseMessage, validateMessage } from '@purple/contracts';
 import {
   detectionTask,
@@ -10,7 +11,17 @@ import {
   startServiceProcess,
   TaskPublisher,
 } from '@purple/detection/testing';
-import { BrokerNamespace, createBrokerNamespace, createTestDatabase, eventually, startTestService, TestDatabase } from '@purple/testing';
+import {
+  BrokerNamespace,
+  closeConnectionsOf,
+  createBrokerNamespace,
+  createTestDatabase,
+  eventually,
+  expectedRole,
+  Hold,
+  startTestService,
+  TestDatabase,
+} from '@purple/testing';
 import { CHECKING_QUEUES, deadLetterQueueOf, ROUTING_KEYS } from '@purple/topology';
 import { ApiWorkerModule } from '../src/app.module';
 
@@ -148,6 +159,35 @@ describe('api-worker (real broker, fake Splunk)', () => {
     expect(deadLetters.messages[0].properties.headers?.['x-original-queue']).toBe(CHECKING_QUEUES.apiTasks);
   });
 
+  it('answers a task whose connection closed under its handler, logging it rather than throwing', async () => {
+    const answer = worker.get(AnswerDetectionTask);
+    const original = answer.execute.bind(answer);
+    const hold = new Hold();
+    const execute = jest.spyOn(answer, 'execute').mockImplementationOnce(async (...args) => {
+      await hold.promise;
+      return original(...args);
+    });
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const task = detectionTask({ connector: 'nothing-here' });
+    await tasks.publish(ROUTING_KEYS.apiTask, task);
+    await eventually(async () => execute.mock.calls.length === 1);
+    try {
+      expect(await closeConnectionsOf(broker, expectedRole('api-worker', broker).user)).toBeGreaterThan(0);
+      // redelivered on the new connection while the first handler still runs
+      await eventually(async () => execute.mock.calls.length === 2, 30_000);
+    } finally {
+      hold.release();
+    }
+    // the first handler ends on its dead channel: logged, never thrown (jest fails a test on an unhandled rejection)
+    await eventually(async () => warn.mock.calls.some(([line]) => String(line).includes('the broker will redeliver it')), 20_000);
+    await responseTo(task.task_id);
+    // each answer is for the same task attempt: the result consumer keeps one result per attempt
+    expect(responses.forTask(task.task_id).every((r) => r.body['status'] === 'unsupported' && r.body['attempt'] === 1)).toBe(true);
+    expect(deadLetters.messages.filter((m) => m.body['task_id'] === task.task_id)).toHaveLength(0);
+    execute.mockRestore();
+    warn.mockRestore();
+  }, 60_000);
+
   describe('a worker that stops mid-search', () => {
     let other: ServiceProcess | undefined;
     afterAll(() => other?.kill());
@@ -169,10 +209,12 @@ describe('api-worker (real broker, fake Splunk)', () => {
       const { body } = await responseTo(task.task_id);
       expect(body).toMatchObject({ status: 'detected', metadata: { worker_id: 'worker-b' } });
       expect(responses.forTask(task.task_id)).toHaveLength(1);
-      // its logs say what it answered, never the Splunk token
-      const logs = other?.lines().join('\n') ?? '';
+      // its logs say what it answered (written just after the publish: waited for), never the Splunk token
+      const logs = await eventually(async () => {
+        const text = other?.lines().join('\n') ?? '';
+        return text.includes('task answered detected') ? text : null;
+      });
       expect(logs).toContain('connectors: splunk');
-      expect(logs).toContain('task answered detected');
       expect(logs).not.toContain(TOKEN);
     }, 90_000);
 

@@ -1,7 +1,8 @@
 import { INestApplication } from '@nestjs/common';
 import { signAccessToken } from '@purple/auth';
 import { REJECTION_REASON_HEADER } from '@purple/messaging';
-import { baseUrl, eventually } from '@purple/testing';
+import { baseUrl, closeConnectionsOf, eventually, expectedRole } from '@purple/testing';
+import { InboxReader } from '../src/broker/inbox-reader';
 import { SOAR_EXCHANGES } from '@purple/topology';
 import type { ConfirmChannel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
@@ -150,6 +151,32 @@ describe('api: send, notify, receive and dead letters (real broker and database)
       const id = await deliverToInbox(admin.channel, 'noc-sfmc', { topic: 'soar.noc.slocum.after', sender: 'ops', message: 1 });
       expect((await receive(sfmc)).body.map((m: { message_id: string }) => m.message_id)).toEqual([id]);
     });
+  });
+
+  describe('an inbox read whose broker connection closes before it is settled', () => {
+    it('settles without throwing, and the message goes back to the inbox for the next read', async () => {
+      const inbox = 'ops-inbox';
+      const id = await deliverToInbox(admin.channel, 'ops', { topic: 'soar.ops.connection-lost', sender: 'noc-c2', message: 1 });
+      const reader = h.app.get(InboxReader);
+      const batch = await reader.take('ops', { maxMessages: 10, waitMs: 0 });
+      expect(batch.messages.map((m) => m.properties.messageId)).toEqual([id]);
+
+      expect(await closeConnectionsOf(h.broker, expectedRole('api', h.broker).user)).toBeGreaterThan(0);
+      // its channel is gone with the connection: the broker has put the message back
+      await eventually(async () => (await admin.channel.checkQueue(inbox)).messageCount === 1, 15_000);
+      await expect(batch.settle(true)).resolves.toBeUndefined();
+
+      // the next read, once the api has reconnected, gets it again and acks it
+      const again = await eventually(async () => {
+        const next = await reader.take('ops', { maxMessages: 10, waitMs: 0 }).catch(() => null);
+        if (next && next.messages.length === 0) await next.settle(false);
+        return next && next.messages.length > 0 ? next : null;
+      }, 20_000);
+      expect(again.messages.map((m) => [m.properties.messageId, m.fields.redelivered])).toEqual([[id, true]]);
+      await again.settle(true);
+      expect((await admin.channel.checkQueue(inbox)).messageCount).toBe(0);
+      await eventually(async () => (await h.api.request('GET', '/health/ready')).status === 200, 20_000);
+    }, 60_000);
   });
 
   describe('POST /send and POST /notify', () => {

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { ConsumeMessage, MessageProperties } from 'amqplib';
 import { loadConfig } from '@purple/platform';
 import { BusRouterEnv } from '../src/config';
-import { Delivery } from '../src/consumers/delivery';
+import { Delivery } from '@purple/messaging';
 
 /** The router's configuration as a unit test wants it: fast retries. */
 export function testConfig(overrides: Record<string, string> = {}): BusRouterEnv {

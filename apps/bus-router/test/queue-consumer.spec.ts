@@ -1,8 +1,9 @@
 import * as amqp from 'amqplib';
-import { eventually } from '@purple/testing';
+import { Logger } from '@nestjs/common';
+import { Hold, closeConnectionsOf, eventually } from '@purple/testing';
 import { SOAR_EXCHANGES, SOAR_VHOST, clientQueues } from '@purple/topology';
-import { ACK, Delivery } from '../src/consumers/delivery';
-import { ConnectionSource, QueueConsumer } from '../src/consumers/queue-consumer';
+import { ACK, Delivery } from '@purple/messaging';
+import { ConnectionSource, QueueConsumer } from '@purple/messaging';
 import { BusTestBed } from './support';
 
 /** How many messages a consumer holds at once, on the real broker, as the router's user. */
@@ -80,6 +81,52 @@ describe('QueueConsumer prefetch (real broker)', () => {
     } finally {
       await consumer.stop();
     }
+    expect(await bed.depth(outbox)).toBe(0);
+  });
+
+  it('logs a channel that closed under a running handler instead of throwing, and consumes the redelivery at once', async () => {
+    // a source that reconnects, as the app's connection manager does
+    const url = bed.broker.amqpUrl('soar_router', SOAR_VHOST);
+    let current: amqp.ChannelModel | undefined;
+    const reconnecting: ConnectionSource = {
+      connect: async () => {
+        if (!current) {
+          current = await amqp.connect(url);
+          current.on('error', () => undefined);
+          current.on('close', () => (current = undefined));
+        }
+        return current;
+      },
+    };
+    await sendMany(1);
+    const hold = new Hold();
+    const deliveries: amqp.ConsumeMessage[] = [];
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const consumer = new QueueConsumer(reconnecting, options(1), async (delivery) => {
+      deliveries.push(delivery.message);
+      if (deliveries.length === 1) await hold.promise;
+      return ACK;
+    });
+    consumer.start();
+    try {
+      await eventually(async () => deliveries.length === 1, 10_000);
+      // the test's own connection as soar_router is the one in use here; the router app is not running
+      await connection.close();
+      expect(await closeConnectionsOf(bed.broker, 'soar_router')).toBeGreaterThan(0);
+      // the consumer did not wait for the handler still running on the dead channel
+      await eventually(async () => deliveries.length === 2, 20_000);
+      expect(deliveries[1].fields.redelivered).toBe(true);
+      hold.release();
+      await eventually(async () => warn.mock.calls.some(([line]) => String(line).includes('the broker will redeliver it')), 10_000);
+      await eventually(async () => (await bed.depth(outbox)) === 0, 10_000);
+    } finally {
+      hold.release();
+      await consumer.stop();
+      warn.mockRestore();
+      await current?.close().catch(() => undefined);
+      connection = await amqp.connect(bed.broker.amqpUrl('soar_router', SOAR_VHOST));
+    }
+    expect(deliveries).toHaveLength(2);
     expect(await bed.depth(outbox)).toBe(0);
   });
 });

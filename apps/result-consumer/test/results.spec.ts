@@ -1,8 +1,9 @@
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import {
   DeadLetterSummary,
   IngestExecution,
   ListDeadLetters,
+  RecordDeadLetter,
   RecordDetectionResult,
   RecordOutcome,
   ReplayDeadLetter,
@@ -12,11 +13,14 @@ import { ResponseOptions, detectionResponse, seedExecutionResult } from '@purple
 import { normaliseExecution, parseExecutionMessage } from '@purple/contracts';
 import {
   BrokerNamespace,
+  Hold,
   TestDatabase,
   baseUrl,
+  closeConnectionsOf,
   createBrokerNamespace,
   createTestDatabase,
   eventually,
+  expectedRole,
   health,
   startTestService,
 } from '@purple/testing';
@@ -244,7 +248,7 @@ describe('result-consumer (real broker and database)', () => {
 
   it("records the caldera-consumer's dead letters, and replays one as stored (never edited) into an execution", async () => {
     const admin = await confirmChannelAs('caldera_admin');
-    // as the caldera-consumer dead-letters (deadLetterWithReason): to the DLX, routed by the queue's name
+    // as the consumer runtime dead-letters (QueueConsumer): to the DLX, routed by the queue's name
     await publish(admin, DLX, INSTRUCTIONS, Buffer.from('{"operation_id": "op-fixed", '), {
       messageId: 'instruction-1',
       correlationId: 'corr-instruction',
@@ -304,5 +308,75 @@ describe('result-consumer (real broker and database)', () => {
       routingKey: 'caldera.execution.result',
     });
     expect(deadLetter.headers['x-death']).toEqual([expect.objectContaining({ queue: INSTRUCTIONS, reason: 'rejected' })]);
+  });
+
+  /**
+   * The broker closes the app's connection while a handler is still running (blocked on a promise the test holds).
+   * The handler then finishes on a dead channel: that is logged, nothing is thrown (jest fails a test on an unhandled
+   * rejection), the broker redelivers the message to the new connection, and its effect is stored once.
+   */
+  describe('when its broker connection closes under a running handler', () => {
+    const closedUnderHandler = (warn: jest.SpyInstance) =>
+      eventually(async () => warn.mock.calls.some(([line]) => String(line).includes('the broker will redeliver it')), 20_000);
+
+    /** the use case's first call waits for `hold`; later calls (the redelivery) run at once */
+    function holdFirstCall(useCase: { execute: (...args: never[]) => Promise<unknown> }, hold: Hold): jest.SpyInstance {
+      const target = useCase as unknown as { execute: (...args: unknown[]) => Promise<unknown> };
+      const original = target.execute.bind(target);
+      return jest.spyOn(target, 'execute').mockImplementationOnce(async (...args: unknown[]) => {
+        await hold.promise;
+        return original(...args);
+      });
+    }
+
+    it('records a detection response once', async () => {
+      const { executionId, task } = await ingestSeed('op-connection-lost');
+      const hold = new Hold();
+      const record = holdFirstCall(app.get(RecordDetectionResult), hold);
+      const warn = jest.spyOn(Logger.prototype, 'warn');
+      await respond({ taskId: task['siem'], status: 'detected' });
+      await eventually(async () => record.mock.calls.length === 1);
+
+      try {
+        expect(await closeConnectionsOf(broker, expectedRole('result-consumer', broker).user)).toBeGreaterThan(0);
+        // redelivered on the new connection while the first handler still runs
+        await eventually(async () => record.mock.calls.length === 2, 30_000);
+      } finally {
+        hold.release();
+      }
+      await closedUnderHandler(warn);
+
+      const outcomes = await Promise.all(record.mock.results.map((r) => r.value as Promise<RecordOutcome>));
+      expect(outcomes.filter((o) => o.stored)).toHaveLength(1);
+      expect(await query(`SELECT count(*)::int AS n FROM detection_result WHERE task_id = $1`, [task['siem']])).toEqual([{ n: 1 }]);
+      expect((await tasksOf(executionId)).find((t) => t.platform === 'siem')?.status).toBe('completed');
+      const admin = await confirmChannelAs('caldera_admin');
+      await eventually(async () => (await admin.checkQueue('caldera.checking.api.responses')).messageCount === 0);
+      expect((await admin.checkQueue('caldera.checking.api.responses.dlq')).messageCount).toBe(0);
+    }, 60_000);
+
+    it('records a dead letter once', async () => {
+      const hold = new Hold();
+      const record = holdFirstCall(app.get(RecordDeadLetter), hold);
+      const warn = jest.spyOn(Logger.prototype, 'warn');
+      const admin = await confirmChannelAs('caldera_admin');
+      await publish(admin, DLX, INSTRUCTIONS, Buffer.from('{"broken'), {
+        messageId: 'dead-letter-connection-lost',
+        headers: { 'x-rejection-reason': 'invalid execution result: invalid JSON', 'x-original-queue': INSTRUCTIONS },
+      });
+      await eventually(async () => record.mock.calls.length === 1);
+
+      try {
+        expect(await closeConnectionsOf(broker, expectedRole('result-consumer', broker).user)).toBeGreaterThan(0);
+        await eventually(async () => record.mock.calls.length === 2, 30_000);
+      } finally {
+        hold.release();
+      }
+      await closedUnderHandler(warn);
+
+      await deadLetterWhere((d) => d.messageId === 'dead-letter-connection-lost');
+      expect(await query(`SELECT count(*)::int AS n FROM dead_letter WHERE message_id = $1`, ['dead-letter-connection-lost'])).toEqual([{ n: 1 }]);
+      await eventually(async () => (await admin.checkQueue(`${INSTRUCTIONS}.dlq`)).messageCount === 0);
+    }, 60_000);
   });
 });

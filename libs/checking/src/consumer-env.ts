@@ -13,7 +13,7 @@ export class CheckingConsumerEnv extends CommonEnv {
   @Max(134_217_728)
   MAX_MESSAGE_BYTES = DEFAULT_MAX_MESSAGE_BYTES;
 
-  /** longest pause before a message that failed for a temporary reason (database down) goes back to the queue */
+  /** longest pause before the dead-letter consumer hands back a dead letter it could not record (not for an outage) */
   @Type(() => Number)
   @IsInt()
   @Min(100)

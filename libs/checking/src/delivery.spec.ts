@@ -1,5 +1,5 @@
 import { QueryFailedError } from 'typeorm';
-import { decideOnFailure, retryDelayMs } from './delivery';
+import { dispositionOnFailure, retryDelayMs } from './delivery';
 import { DatabaseUnavailableError, RejectedMessageError, isTransientFailure } from './errors';
 
 const pgError = (code: string, message = 'failed') => new QueryFailedError('SELECT 1', [], Object.assign(new Error(message), { code }));
@@ -23,19 +23,30 @@ describe('isTransientFailure', () => {
   });
 });
 
-describe('decideOnFailure', () => {
-  it('retries after a pause that grows with redeliveries, up to the maximum', () => {
-    const first = decideOnFailure(new DatabaseUnavailableError(), {}, 10_000);
-    expect(first).toMatchObject({ action: 'retry', reason: 'database not connected' });
-    expect((first as { delayMs: number }).delayMs).toBeLessThanOrEqual(500);
-    expect(retryDelayMs({ 'x-delivery-count': 20 }, 2_000)).toBeLessThanOrEqual(2_000);
-    expect(retryDelayMs({ 'x-delivery-count': 20 }, 2_000)).toBeGreaterThanOrEqual(1_000);
+describe('dispositionOnFailure', () => {
+  it('keeps a message that met a database outage for when the database answers', () => {
+    expect(dispositionOnFailure(new DatabaseUnavailableError())).toEqual({
+      action: 'retry-when-open',
+      reason: 'database unavailable (database not connected)',
+    });
+    expect(dispositionOnFailure(pgError('57P01', 'terminating connection due to administrator command'))).toMatchObject({
+      action: 'retry-when-open',
+    });
   });
 
   it('dead-letters everything else with the reason', () => {
-    expect(decideOnFailure(new RejectedMessageError(['bad'], 'invalid execution result'), {})).toEqual({
+    expect(dispositionOnFailure(new RejectedMessageError(['bad'], 'invalid execution result'))).toEqual({
       action: 'dead-letter',
       reason: 'invalid execution result: bad',
     });
+    expect(dispositionOnFailure(pgError('23505', 'duplicate key'))).toEqual({ action: 'dead-letter', reason: 'duplicate key' });
+  });
+});
+
+describe('retryDelayMs', () => {
+  it('grows with redeliveries, up to the maximum', () => {
+    expect(retryDelayMs({}, 10_000)).toBeLessThanOrEqual(500);
+    expect(retryDelayMs({ 'x-delivery-count': 20 }, 2_000)).toBeLessThanOrEqual(2_000);
+    expect(retryDelayMs({ 'x-delivery-count': 20 }, 2_000)).toBeGreaterThanOrEqual(1_000);
   });
 });

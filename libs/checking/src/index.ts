@@ -19,5 +19,4 @@ export * from './dead-letters/dead-letter-store';
 export * from './dead-letters/dead-letter-use-cases';
 export * from './dead-letters/replay-dead-letter';
 export * from './checking.module';
-export * from './consuming';
 export * from './consumer-env';

@@ -5,3 +5,7 @@ export * from './publisher';
 export * from './messaging.module';
 export * from './service';
 export * from './metrics';
+export * from './consumers/delivery';
+export * from './consumers/queue-consumer';
+export * from './consumers/queue-consumer-factory';
+export * from './consumers/broker-connection-source';

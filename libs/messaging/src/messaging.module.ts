@@ -1,17 +1,12 @@
-import { MessageHandlerErrorBehavior, RabbitMQModule } from '@golevelup/nestjs-rabbitmq';
+import { RabbitMQModule } from '@golevelup/nestjs-rabbitmq';
 import { DynamicModule, Logger, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { CommonEnv } from '@purple/platform';
 import { AppName, AppRole, roleOf } from '@purple/topology';
 import { BrokerConnector } from './broker-connector';
-import { MessageMetricsInterceptor } from './metrics';
+import { BrokerConnectionSource } from './consumers/broker-connection-source';
+import { ConsumerFactory, QueueConsumerFactory } from './consumers/queue-consumer-factory';
 import { ConfirmedPublisher } from './publisher';
 import { APP_ROLE } from './tokens';
-
-export interface MessagingOptions {
-  /** messages in flight per consumer channel */
-  prefetch?: number;
-}
 
 /**
  * The one RabbitMQ connection of an app, made as the app's own broker user (roles in @purple/topology).
@@ -19,7 +14,7 @@ export interface MessagingOptions {
  */
 @Module({})
 export class MessagingModule {
-  static forApp(app: AppName, options: MessagingOptions = {}): DynamicModule {
+  static forApp(app: AppName): DynamicModule {
     return {
       module: MessagingModule,
       global: true,
@@ -41,11 +36,8 @@ export class MessagingModule {
               },
               connectionInitOptions: { wait: false },
               connectionManagerOptions: { reconnectTimeInSeconds: 2, connectionOptions: { clientProperties: { connection_name: app } } },
-              prefetchCount: options.prefetch ?? 10,
-              // the library's default requeues a failing message forever
-              defaultSubscribeErrorBehavior: MessageHandlerErrorBehavior.NACK,
               enableDirectReplyTo: false,
-              registerHandlers: true,
+              registerHandlers: false,
               defaultPublishOptions: { persistent: true },
               logger: new Logger('RabbitMQ'),
             };
@@ -60,9 +52,10 @@ export class MessagingModule {
         },
         BrokerConnector,
         ConfirmedPublisher,
-        { provide: APP_INTERCEPTOR, useClass: MessageMetricsInterceptor },
+        BrokerConnectionSource,
+        { provide: ConsumerFactory, useClass: QueueConsumerFactory },
       ],
-      exports: [RabbitMQModule, APP_ROLE, BrokerConnector, ConfirmedPublisher],
+      exports: [RabbitMQModule, APP_ROLE, BrokerConnector, ConfirmedPublisher, ConsumerFactory],
     };
   }
 }

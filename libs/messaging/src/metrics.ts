@@ -1,7 +1,4 @@
-import { RABBIT_HANDLER } from '@golevelup/nestjs-rabbitmq';
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { counter, histogram } from '@purple/platform';
-import { Observable, tap } from 'rxjs';
 
 export const messagesConsumed = counter('purple_messages_consumed_total', 'Messages delivered to a handler', ['queue']);
 export const messagesAcked = counter('purple_messages_acked_total', 'Messages handled and acknowledged', ['queue']);
@@ -25,32 +22,4 @@ export function reasonCategory(reason: string): string {
   if (/must be|should|is required|is not|expected/i.test(reason)) return 'invalid_message';
   if (/unknown/i.test(reason)) return 'unknown_reference';
   return 'processing_error';
-}
-
-/**
- * Counts every message a golevelup handler takes (consumed; acked when the handler returns, nacked when it
- * throws) and times it. Registered globally, it sees only RabbitMQ handler calls (context type `rmq`).
- */
-@Injectable()
-export class MessageMetricsInterceptor implements NestInterceptor {
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType<string>() !== 'rmq') return next.handle();
-    const config = Reflect.getMetadata(RABBIT_HANDLER, context.getHandler()) as { queue?: string } | undefined;
-    const queue = config?.queue ?? 'unknown';
-    messagesConsumed.inc({ queue });
-    const stop = handlerDuration.startTimer({ queue });
-    return next.handle().pipe(
-      tap({
-        next: () => undefined,
-        complete: () => {
-          stop();
-          messagesAcked.inc({ queue });
-        },
-        error: () => {
-          stop();
-          messagesNacked.inc({ queue });
-        },
-      }),
-    );
-  }
 }

@@ -1,18 +1,24 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { CommonEnv, HealthRegistry, backoffDelay, sleep } from '@purple/platform';
+import { CommonEnv, Gate, HealthRegistry, backoffDelay, pause, sleep } from '@purple/platform';
 import { ENTITIES, dataSourceOptions } from './data-source';
 
 /**
  * Connects in the background with backoff, so the app (and its /health/ready, 503 meanwhile) is up while
- * PostgreSQL is not; TypeORM's own retry would block start-up and then crash it.
+ * PostgreSQL is not; TypeORM's own retry would block start-up and then crash it. Owns the database's gate: the
+ * consumers that need PostgreSQL take messages only while it is open. A consumer whose message met an outage closes
+ * it; this then probes the database with backoff and opens it again once it answers.
  */
 @Injectable()
 export class DatabaseConnector implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Database');
   private stopped = false;
+  private readonly stopping = new AbortController();
   private connecting?: Promise<void>;
+  private watching?: Promise<void>;
+  /** open while PostgreSQL answers */
+  readonly gate = new Gate('database not connected');
 
   constructor(
     @Inject(getDataSourceToken()) private readonly dataSource: DataSource,
@@ -23,6 +29,7 @@ export class DatabaseConnector implements OnApplicationBootstrap, OnApplicationS
 
   onApplicationBootstrap(): void {
     this.connecting = this.connect();
+    this.watching = this.reopenAfterOutages();
   }
 
   /** Resolves once the database is connected (for code that must not run before). */
@@ -38,16 +45,40 @@ export class DatabaseConnector implements OnApplicationBootstrap, OnApplicationS
       try {
         await this.dataSource.initialize();
         this.logger.log('connected to PostgreSQL');
+        this.gate.open();
       } catch (error) {
         const delay = backoffDelay(attempt);
         this.logger.warn(`PostgreSQL unreachable (${(error as Error).message}); retrying in ${delay} ms`);
-        await sleep(delay);
+        await pause(delay, this.stopping.signal);
+      }
+    }
+  }
+
+  /** Each time a consumer closes the gate, probes until PostgreSQL answers, then opens it. */
+  private async reopenAfterOutages(): Promise<void> {
+    const { signal } = this.stopping;
+    while (!signal.aborted && (await this.gate.waitClosed(signal))) {
+      if (!this.dataSource.isInitialized) {
+        await this.gate.waitOpen(signal); // opened by connect()
+        continue;
+      }
+      this.logger.warn(`PostgreSQL unreachable (${this.gate.reason}); consumption paused until it answers`);
+      for (let attempt = 0; !signal.aborted; attempt++) {
+        try {
+          await this.dataSource.query('SELECT 1');
+          this.logger.log('PostgreSQL answers again; consumption resumes');
+          this.gate.open();
+          break;
+        } catch {
+          await pause(backoffDelay(attempt, 250, 5000), signal);
+        }
       }
     }
   }
 
   private async check(): Promise<string | null> {
     if (!this.dataSource.isInitialized) return 'not connected';
+    if (!this.gate.isOpen) return 'database unreachable: consumption paused';
     try {
       await this.dataSource.query('SELECT 1');
       return null;
@@ -58,7 +89,8 @@ export class DatabaseConnector implements OnApplicationBootstrap, OnApplicationS
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    await this.connecting;
+    this.stopping.abort();
+    await Promise.all([this.connecting, this.watching]);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 }

@@ -1,4 +1,4 @@
-import { INestApplication, Type } from '@nestjs/common';
+import { INestApplication, Logger as NestLogger, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigError } from './config';
@@ -22,9 +22,14 @@ export async function createApp(module: Type<unknown>, options: RunOptions): Pro
 /**
  * For `main.ts`. SIGTERM or SIGINT closes the app (consumers stop, in-flight messages finish, connections close)
  * and exits 0, or exits 1 if that takes longer than the timeout. A configuration error is one line on stderr
- * and exit code 1, never a stack trace.
+ * and exit code 1, never a stack trace. A rejection nobody handled is logged, and the process keeps running: the
+ * messaging runtime never lets one through, and one missed elsewhere must not take every message in hand down.
  */
 export function runMain(start: () => Promise<INestApplication>, shutdownTimeoutMs = 25_000): void {
+  process.on('unhandledRejection', (reason: unknown) => {
+    const detail = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
+    new NestLogger('Process').error(`unhandled rejection (the process keeps running): ${detail}`);
+  });
   Promise.resolve().then(start).then(
     (app) => {
       const stop = async () => {

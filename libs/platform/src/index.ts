@@ -2,6 +2,7 @@ export * from './config';
 export * from './development-secrets';
 export * from './env';
 export * from './backoff';
+export * from './gate';
 export * from './health';
 export * from './logging';
 export * from './platform.module';

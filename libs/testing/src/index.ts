@@ -3,3 +3,4 @@ export * from './database';
 export * from './service';
 export * from './lifecycle';
 export * from './process';
+export * from './faults';

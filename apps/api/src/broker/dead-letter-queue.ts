@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { settle } from '@purple/messaging';
 import { SOAR_EXCHANGES } from '@purple/topology';
 import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { BrokerChannels, brokerErrorMessage, brokerFailure, closeQuietly, deadLetterQueueOf } from './broker-channels';
@@ -42,7 +43,8 @@ export class DeadLetterQueue {
         const message = await channel.get(deadLetterQueueOf(clientId), { noAck: false });
         if (message === false) break;
         await publishConfirmed(channel, SOAR_EXCHANGES.direct, clientId, message.content, republishOptions(message));
-        channel.ack(message);
+        // a channel gone before the ack: the message is in the inbox and, once more, in the dead-letter queue
+        if (!settle(channel, message, 'ack')) throw new Error('channel closed before the move was acknowledged');
         moved++;
       }
       return moved;

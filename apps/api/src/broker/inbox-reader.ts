@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { settle } from '@purple/messaging';
 import type { Channel, Message } from 'amqplib';
 import { BrokerChannels, brokerFailure, closeQuietly, inboxOf } from './broker-channels';
 import { ClientChannelQuota } from './client-channel-quota';
@@ -112,22 +113,16 @@ class ChannelBatch implements InboxBatch {
 
   reject(message: Message): void {
     this.rejected.add(message);
-    try {
-      this.channel.nack(message, false, false);
-    } catch {
-      // channel already closed: the broker has requeued it, and the next reader will reject it again
-    }
+    // channel already closed: the broker has requeued it, and the next reader will reject it again
+    settle(this.channel, message, 'reject');
   }
 
   async settle(delivered: boolean): Promise<void> {
     if (this.settled) return;
     this.settled = true;
     if (delivered) {
-      try {
-        for (const message of this.messages) if (!this.rejected.has(message)) this.channel.ack(message);
-      } catch {
-        // the channel died after the response was written: the broker redelivers; receivers dedupe on message_id
-      }
+      // a channel that died after the response was written: the broker redelivers; receivers dedupe on message_id
+      for (const message of this.messages) if (!this.rejected.has(message) && !settle(this.channel, message, 'ack')) break;
     }
     // closing without acking is the requeue: the broker returns every unacked message to the inbox
     await closeQuietly(this.channel);

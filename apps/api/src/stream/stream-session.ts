@@ -1,6 +1,7 @@
 import { HttpException, Logger } from '@nestjs/common';
 import { BearerAuthenticator, ClientPrincipal, InvalidTokenError } from '@purple/auth';
 import { IDEMPOTENCY_KEY_FIELD } from '@purple/contracts';
+import { settle } from '@purple/messaging';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { RawData, WebSocket } from 'ws';
 import { BrokerChannels, brokerErrorMessage, closeQuietly, inboxOf } from '../broker/broker-channels';
@@ -108,7 +109,7 @@ export class StreamSession {
     const read = readEnvelope(message.content);
     if (!read.ok) {
       this.logger.warn(`dead-lettering an unreadable message in ${this.principal.clientId}'s inbox: ${read.reason}`);
-      ignoreClosed(() => channel.nack(message, false, false));
+      settle(channel, message, 'reject'); // a closed channel returns it to the inbox, and the next reader rejects it
       return;
     }
     if (this.ws.readyState !== WebSocket.OPEN) return; // left unacked: back to the inbox when the channel closes
@@ -121,7 +122,7 @@ export class StreamSession {
       return;
     }
     if (!unseen) {
-      ignoreClosed(() => channel.ack(message)); // a copy of a message the client already had
+      settle(channel, message, 'ack'); // a copy of a message the client already had
       return;
     }
     const written = await new Promise<boolean>((resolve) =>
@@ -130,7 +131,7 @@ export class StreamSession {
     );
     if (!written) return;
     await this.deps.dedupe.remember(this.principal.clientId, [read.envelope]);
-    ignoreClosed(() => channel.ack(message));
+    settle(channel, message, 'ack');
   }
 
   private async onFrame(data: RawData, isBinary: boolean): Promise<void> {
@@ -200,13 +201,5 @@ export class StreamSession {
     const timer = setTimeout(() => this.close(CLOSE.policy, 'the token has expired'), Math.min(MAX_TIMER_MS, Math.max(0, this.principal.expiresAt.getTime() - Date.now())));
     timer.unref();
     this.timers.push(timer);
-  }
-}
-
-function ignoreClosed(settle: () => void): void {
-  try {
-    settle();
-  } catch {
-    // the channel closed meanwhile: the broker requeues the message
   }
 }

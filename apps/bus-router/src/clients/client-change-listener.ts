@@ -1,7 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Client } from 'pg';
-import { backoffDelay } from '@purple/platform';
-import { pause } from '../consumers/delivery';
+import { backoffDelay, pause } from '@purple/platform';
 import { BusRouterEnv } from '../config';
 
 /** The channel the bus_client trigger notifies, with the client id as payload. */

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { generateWebhookSecret, verifyWebhook } from '@purple/bus';
 import { BusClientRepository } from '../clients/bus-client.repository';
-import { ACK, RELEASE } from '../consumers/delivery';
+import { ACK, RELEASE } from '@purple/messaging';
 import { fakeDelivery, testConfig } from '../../test/doubles';
 import { PushToWebhook, WebhookTarget } from './push-to-webhook';
 import { WebhookPost, WebhookResponse, WebhookTransport } from './webhook-sender';

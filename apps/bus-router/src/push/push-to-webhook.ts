@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BusEnvelope, parseJsonMessage } from '@purple/contracts';
 import { webhookHeaders } from '@purple/bus';
-import { backoffDelay, counter } from '@purple/platform';
+import { backoffDelay, counter, pause } from '@purple/platform';
 import { BusClientRepository } from '../clients/bus-client.repository';
 import { BusRouterEnv } from '../config';
-import { ACK, Delivery, Disposition, RELEASE, deadLetter, pause } from '../consumers/delivery';
+import { ACK, Delivery, Disposition, RELEASE, deadLetter } from '@purple/messaging';
 import { WebhookResponse, WebhookSender, WebhookTransport } from './webhook-sender';
 
 const webhookDeliveries = counter('purple_webhook_deliveries_total', 'Webhook delivery attempts by outcome', ['outcome']);

@@ -1,9 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { SecretBox } from '@purple/platform';
 import { BusClientRepository, RoutedClient } from '../clients/bus-client.repository';
-import { DeliveryHandler } from '../consumers/delivery';
-import { QueueConsumerOptions } from '../consumers/queue-consumer';
-import { ConsumerFactory, ConsumerHandle } from '../consumers/queue-consumer-factory';
+import { DeliveryHandler, QueueConsumerOptions, ConsumerFactory, ConsumerHandle } from '@purple/messaging';
 import { PushToWebhook, WebhookTarget } from '../push/push-to-webhook';
 import { WebhookSecrets } from '../push/webhook-secrets';
 import { DestinationDirectory } from '../routing/destination-directory';

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { setMaxListeners } from 'node:events';
 import { SOAR_EXCHANGES, SOAR_RETRY_QUEUE } from '@purple/topology';
 import { BusRouterEnv } from '../config';
-import { ConsumerFactory, ConsumerHandle } from '../consumers/queue-consumer-factory';
+import { ConsumerFactory, ConsumerHandle } from '@purple/messaging';
 import { RetryParkedCopy } from '../routing/retry-parked-copy';
 
 /**

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module';
-import { ConsumersModule } from '../consumers/consumers.module';
 import { PushModule } from '../push/push.module';
 import { RoutingModule } from '../routing/routing.module';
 import { ClientRouter } from './client-router';
@@ -9,7 +8,7 @@ import { RouterLifecycle } from './router-lifecycle';
 
 /** Which consumers run, per client, as bus_client changes. */
 @Module({
-  imports: [ClientsModule, ConsumersModule, RoutingModule, PushModule],
+  imports: [ClientsModule, RoutingModule, PushModule],
   providers: [ClientRouter, RetryQueueRunner, RouterLifecycle],
   exports: [ClientRouter],
 })

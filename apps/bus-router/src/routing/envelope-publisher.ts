@@ -1,10 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Options } from 'amqplib';
 import type { BusEnvelope } from '@purple/contracts';
-import { backoffDelay } from '@purple/platform';
+import { backoffDelay, pause } from '@purple/platform';
 import { SOAR_EXCHANGES } from '@purple/topology';
+import { ACK, Delivery, Disposition, RELEASE } from '@purple/messaging';
 import { BusRouterEnv } from '../config';
-import { ACK, Delivery, Disposition, RELEASE, pause } from '../consumers/delivery';
 import { isRefusal, parkedOptions } from './parked-copy';
 
 /**

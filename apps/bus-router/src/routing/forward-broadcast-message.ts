@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NotifyRequest, parseJsonMessage } from '@purple/contracts';
 import { BROADCAST_TOPIC, buildEnvelope, envelopeMessageId } from '@purple/bus';
-import { Delivery, Disposition, deadLetter } from '../consumers/delivery';
+import { Delivery, Disposition, deadLetter } from '@purple/messaging';
 import { DestinationDirectory } from './destination-directory';
 import { EnvelopePublisher } from './envelope-publisher';
 

@@ -1,4 +1,4 @@
-import { ACK, RELEASE } from '../consumers/delivery';
+import { ACK, RELEASE } from '@purple/messaging';
 import { Logger } from '@nestjs/common';
 import { fakeDelivery, testConfig } from '../../test/doubles';
 import { DestinationDirectory } from './destination-directory';

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { MessageProperties } from 'amqplib';
 import { REJECTION_REASON_HEADER } from '@purple/messaging';
-import { ACK, RELEASE } from '../consumers/delivery';
+import { ACK, RELEASE } from '@purple/messaging';
 import { fakeDelivery, testConfig } from '../../test/doubles';
 import { parkedOptions, readParkedCopy } from './parked-copy';
 import { RetryParkedCopy } from './retry-parked-copy';

@@ -2,7 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { backoffDelay } from '@purple/platform';
 import { SOAR_EXCHANGES } from '@purple/topology';
 import { BusRouterEnv } from '../config';
-import { ACK, Delivery, Disposition, RELEASE, deadLetter, pause } from '../consumers/delivery';
+import { ACK, Delivery, Disposition, RELEASE, deadLetter } from '@purple/messaging';
+import { pause } from '@purple/platform';
 import { INBOX_FULL, deliveryOptions, inboxFullDeadLetterOptions, isRefusal, parkedOptions, readParkedCopy } from './parked-copy';
 
 /**

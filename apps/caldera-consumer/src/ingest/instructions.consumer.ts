@@ -1,51 +1,50 @@
-import { AmqpConnection, Nack } from '@golevelup/nestjs-rabbitmq';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import {
   CorrelatedLog,
   IngestExecution,
-  consumeQueue,
+  checkingQueue,
   correlationIdOf,
-  decideOnFailure,
   dedupeKeyOf,
+  dispositionOnFailure,
   parseInstruction,
-  stopConsuming,
 } from '@purple/checking';
-import { deadLetterWithReason } from '@purple/messaging';
-import { sleep } from '@purple/platform';
-import { CHECKING_DLX, CHECKING_QUEUES } from '@purple/topology';
+import { ACK, ConsumerFactory, ConsumerHandle, Disposition } from '@purple/messaging';
+import { DatabaseConnector } from '@purple/persistence';
+import { CHECKING_QUEUES } from '@purple/topology';
 import type { ConsumeMessage } from 'amqplib';
 import { CheckingConsumerEnv } from '@purple/checking';
 
 /**
  * Caldera's execution results → PostgreSQL. The handler returns (and the message is acked) only after the
  * transaction has committed; a message that can never be stored is dead-lettered with the reason in
- * `x-rejection-reason`; one that fails because the database is down goes back to the queue after a pause.
+ * `x-rejection-reason`; one that fails because the database is down is kept, and consumption pauses until the
+ * database answers.
  */
 @Injectable()
 export class InstructionsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Ingest');
+  private consumer?: ConsumerHandle;
 
   constructor(
-    private readonly amqp: AmqpConnection,
+    private readonly consumers: ConsumerFactory,
+    private readonly database: DatabaseConnector,
     private readonly ingest: IngestExecution,
     private readonly config: CheckingConsumerEnv,
   ) {}
 
   onApplicationBootstrap(): void {
-    consumeQueue(this.amqp, {
-      queue: CHECKING_QUEUES.instructions,
-      name: 'InstructionsConsumer',
-      handle: (body, message) => this.onExecutionResult(body, message),
-      onError: deadLetterWithReason(CHECKING_DLX, CHECKING_QUEUES.instructions),
-    });
+    this.consumer = this.consumers.create(checkingQueue(CHECKING_QUEUES.instructions, this.database.gate), ({ message }) =>
+      this.onExecutionResult(message.content, message),
+    );
+    this.consumer.start();
   }
 
-  beforeApplicationShutdown(): Promise<void> {
-    return stopConsuming(this.amqp);
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.consumer?.stop();
   }
 
-  async onExecutionResult(body: Buffer, message: ConsumeMessage): Promise<Nack | void> {
-    const { messageId, headers } = message.properties;
+  async onExecutionResult(body: Buffer, message: ConsumeMessage): Promise<Disposition> {
+    const { messageId } = message.properties;
     const correlationId = correlationIdOf(message.properties);
     const log = CorrelatedLog.of(this.logger, correlationId, { message_id: messageId });
     try {
@@ -61,15 +60,12 @@ export class InstructionsConsumer implements OnApplicationBootstrap, BeforeAppli
       } else {
         about.log('execution delivered again; already stored, nothing created');
       }
+      return ACK;
     } catch (error) {
-      const decision = decideOnFailure(error, headers, this.config.RETRY_MAX_DELAY_MS);
-      if (decision.action === 'retry') {
-        log.warn(`could not store the execution (${decision.reason}); back on the queue in ${decision.delayMs} ms`);
-        await sleep(decision.delayMs);
-        return new Nack(true);
-      }
-      log.warn(`dead-lettering the execution result: ${decision.reason}`);
-      throw error;
+      const disposition = dispositionOnFailure(error);
+      if (disposition.action === 'dead-letter') log.warn(`dead-lettering the execution result: ${disposition.reason}`);
+      else log.warn(`could not store the execution (${(error as Error).message}); kept until the database answers`);
+      return disposition;
     }
   }
 }

@@ -21,7 +21,7 @@ export interface DeadLetterDelivery {
   properties: Pick<MessageProperties, 'headers' | 'messageId' | 'correlationId'>;
 }
 
-/** The reason header our consumers add (see @purple/messaging deadLetterWithReason). */
+/** The reason header our consumers add (see @purple/messaging QueueConsumer). */
 const REJECTION_REASON_HEADER = 'x-rejection-reason';
 const MAX_REASON_LENGTH = 2000;
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { connected } from '../database';
+import { connected, inTransaction } from '../database';
 import { NewDeadLetter } from './dead-letter-of';
 
 /** A dead letter without its body, which may be megabytes: the list shows its size and a preview. */
@@ -64,21 +64,25 @@ export class DeadLetterStore {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * Stores a dead letter; returns its id. With `skipIfKnown` (a redelivery from the dead-letter queue, which may
-   * have been stored before the ack was lost) an identical record is not stored twice: returns null instead.
+   * Stores a dead letter; returns its id, or null when an identical one (same queue, reason, message id and body)
+   * is already stored and not yet replayed: a redelivery, also one that overlaps the first delivery still being
+   * recorded when its channel closed. Serialised per message, so two deliveries cannot both find none.
    */
-  async insert(deadLetter: NewDeadLetter, skipIfKnown: boolean): Promise<string | null> {
+  async insert(deadLetter: NewDeadLetter): Promise<string | null> {
     const d = deadLetter;
-    const rows = (await connected(this.dataSource).query(
-      `INSERT INTO dead_letter (queue, reason, message_id, correlation_id, routing_key, headers, body)
-       SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::bytea
-        WHERE NOT $8::boolean OR NOT EXISTS (
-              SELECT 1 FROM dead_letter
-               WHERE queue = $1 AND reason = $2 AND message_id IS NOT DISTINCT FROM $3 AND body = $7)
-       RETURNING id`,
-      [d.queue, d.reason, d.messageId, d.correlationId, d.routingKey, JSON.stringify(d.headers), d.body, skipIfKnown],
-    )) as Array<{ id: string }>;
-    return rows[0]?.id ?? null;
+    return inTransaction(this.dataSource, async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1), hashtext(coalesce($2, '')))`, [d.queue, d.messageId]);
+      const rows = (await manager.query(
+        `INSERT INTO dead_letter (queue, reason, message_id, correlation_id, routing_key, headers, body)
+         SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::bytea
+          WHERE NOT EXISTS (
+                SELECT 1 FROM dead_letter
+                 WHERE queue = $1 AND reason = $2 AND message_id IS NOT DISTINCT FROM $3 AND body = $7 AND replayed_at IS NULL)
+         RETURNING id`,
+        [d.queue, d.reason, d.messageId, d.correlationId, d.routingKey, JSON.stringify(d.headers), d.body],
+      )) as Array<{ id: string }>;
+      return rows[0]?.id ?? null;
+    });
   }
 
   async find(id: string): Promise<DeadLetter | null> {

@@ -20,7 +20,7 @@ export class RecordDeadLetter {
 
   async execute(delivery: DeadLetterDelivery, deadLetterQueue: string): Promise<RecordedDeadLetter> {
     const deadLetter = deadLetterOf(delivery, deadLetterQueue);
-    const id = await this.deadLetters.insert(deadLetter, delivery.fields.redelivered);
+    const id = await this.deadLetters.insert(deadLetter);
     return { id, queue: deadLetter.queue, reason: deadLetter.reason, correlationId: deadLetter.correlationId };
   }
 }

@@ -1,9 +1,8 @@
 import 'reflect-metadata';
-import { AmqpConnection, Nack } from '@golevelup/nestjs-rabbitmq';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { ConsumeMessage } from 'amqplib';
 import { DetectionResponseMessage, DetectionTaskMessage, DetectionType, MessageValidationError, parseJsonMessage } from '@purple/contracts';
-import { ConfirmedPublisher, deadLetterWithReason } from '@purple/messaging';
+import { ACK, ConfirmedPublisher, ConsumerFactory, ConsumerHandle, Disposition, REQUEUE, deadLetter } from '@purple/messaging';
 import { backoffDelay } from '@purple/platform';
 import { CHECKING_DLX, CHECKING_EXCHANGE, CHECKING_QUEUES, ROUTING_KEYS } from '@purple/topology';
 import { ConnectorRegistry } from '../connectors/registry';
@@ -31,9 +30,10 @@ export class DetectionTaskConsumer implements OnApplicationBootstrap, BeforeAppl
   private readonly shutdown = new AbortController();
   private readonly queue: string;
   private readonly responseKey: string;
+  private consumer?: ConsumerHandle;
 
   constructor(
-    private readonly amqp: AmqpConnection,
+    private readonly consumers: ConsumerFactory,
     private readonly publisher: ConfirmedPublisher,
     private readonly answerTask: AnswerDetectionTask,
     private readonly registry: ConnectorRegistry,
@@ -45,19 +45,18 @@ export class DetectionTaskConsumer implements OnApplicationBootstrap, BeforeAppl
   }
 
   onApplicationBootstrap(): void {
-    const deadLetter = deadLetterWithReason(CHECKING_DLX, this.queue);
-    // set up on every (re)connection by the connection manager; not awaited, so start-up does not wait for the broker
-    void this.amqp.createSubscriber<Buffer>(
-      (content, msg) => this.handle(content ?? Buffer.alloc(0), msg as ConsumeMessage),
+    this.consumer = this.consumers.create(
       {
         queue: this.queue,
-        createQueueIfNotExists: false,
-        // the raw body: parseJsonMessage reports broken JSON as a reason for the dead-letter queue
-        deserializer: (content: Buffer) => content,
-        errorHandler: (channel: Channel, msg: ConsumeMessage, error: unknown) => this.reject(deadLetter, channel, msg, error),
+        deadLetterExchange: CHECKING_DLX,
+        deadLetterRoutingKey: this.queue,
+        retryBaseMs: 500,
+        retryMaxMs: 30_000,
+        prefetch: this.settings.prefetch,
       },
-      'DetectionTaskConsumer',
+      ({ message }) => this.handle(message),
     );
+    this.consumer.start();
     const connectors = this.registry.names;
     this.logger.log(
       `answering ${this.settings.detectionType} tasks from ${this.queue} as ${this.settings.workerId}; ` +
@@ -70,17 +69,17 @@ export class DetectionTaskConsumer implements OnApplicationBootstrap, BeforeAppl
    * handle) for the other workers, rather than holding the shutdown for as long as their search windows last.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    // golevelup's own close only cancels consumers it made through the channel wrapper, not this one
-    await Promise.all(this.amqp.consumerTags.map((tag) => this.amqp.cancelConsumer(tag).catch(() => undefined)));
+    const stopped = this.consumer?.stop();
     this.shutdown.abort();
+    await stopped;
   }
 
-  private async handle(content: Buffer, msg: ConsumeMessage): Promise<Nack | undefined> {
-    const parsed = parseJsonMessage(DetectionTaskMessage, content);
-    if (!parsed.ok) throw new MessageValidationError(parsed.errors, 'detection task');
+  private async handle(msg: ConsumeMessage): Promise<Disposition> {
+    const parsed = parseJsonMessage(DetectionTaskMessage, msg.content);
+    if (!parsed.ok) return this.reject(msg, new MessageValidationError(parsed.errors, 'detection task').message);
     const task = parsed.value;
     if (task.detection_type !== this.settings.detectionType) {
-      throw new Error(`detection_type "${task.detection_type}" does not belong on ${this.queue}`);
+      return this.reject(msg, `detection_type "${task.detection_type}" does not belong on ${this.queue}`);
     }
     const correlationId = msg.properties.correlationId ?? task.correlation_id;
     const context = { task_id: task.task_id, attempt: task.attempt ?? 1, correlation_id: correlationId };
@@ -92,12 +91,12 @@ export class DetectionTaskConsumer implements OnApplicationBootstrap, BeforeAppl
     } catch (error) {
       if (!(error instanceof DetectionAbortedError)) throw error;
       this.logger.log({ msg: 'shutting down: task returned to the queue', ...context });
-      return new Nack(true);
+      return REQUEUE;
     }
 
-    if (!(await this.publishResponse(response, correlationId, context))) return new Nack(true);
+    if (!(await this.publishResponse(response, correlationId, context))) return REQUEUE;
     this.logger.log({ msg: `task answered ${response.status}`, ...context, connector: task.connector, events_found: response.results.events_found });
-    return undefined;
+    return ACK;
   }
 
   /** true once the broker has confirmed the response; false after the last attempt (the task is then requeued) */
@@ -120,19 +119,8 @@ export class DetectionTaskConsumer implements OnApplicationBootstrap, BeforeAppl
     }
   }
 
-  private async reject(
-    deadLetter: ReturnType<typeof deadLetterWithReason>,
-    channel: Channel,
-    msg: ConsumeMessage,
-    error: unknown,
-  ): Promise<void> {
-    const reason = error instanceof Error ? error.message : String(error);
+  private reject(msg: ConsumeMessage, reason: string): Disposition {
     this.logger.warn({ msg: 'task dead-lettered', reason, message_id: msg.properties.messageId, correlation_id: msg.properties.correlationId });
-    try {
-      await deadLetter(channel, msg, error);
-    } catch {
-      // the channel is gone with the connection: the broker redelivers the task to the next consumer
-      this.logger.warn({ msg: 'channel closed before the task was settled; the broker will redeliver it', message_id: msg.properties.messageId });
-    }
+    return deadLetter(reason);
   }
 }

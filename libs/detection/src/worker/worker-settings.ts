@@ -26,6 +26,8 @@ export class DetectionWorkerEnv extends DetectionDefaultsEnv {
 export interface WorkerSettings {
   detectionType: DetectionType;
   workerId: string;
+  /** tasks in hand at once */
+  prefetch: number;
   defaults: DetectionSettings & { maxWindowAfterSeconds: number };
   /** the worker's secret values, replaced in every response (see secret-values.ts) */
   secrets: readonly string[];
@@ -43,6 +45,7 @@ export function workerSettingsOf(
   return {
     detectionType,
     workerId: env.WORKER_ID ?? `${app}-${hostname()}-${process.pid}`,
+    prefetch: env.WORKER_PREFETCH,
     defaults: detectionDefaultsOf(env),
     secrets: secretValuesOf(process.env, secretEnv, connectorSecrets),
   };

@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
-import { REJECTION_REASON_HEADER, handlerDuration, messagesAcked, messagesConsumed, messagesDeadLettered, messagesNacked, reasonCategory } from '@purple/messaging';
-import { backoffDelay } from '@purple/platform';
-import { Delivery, DeliveryHandler, Disposition, pause } from './delivery';
+import { Gate, backoffDelay, pause } from '@purple/platform';
+import { REJECTION_REASON_HEADER } from '../dead-letter';
+import { handlerDuration, messagesAcked, messagesConsumed, messagesDeadLettered, messagesNacked, reasonCategory } from '../metrics';
+import { Delivery, DeliveryHandler, Disposition, settle } from './delivery';
 
 /** Where consumers get the app's one broker connection from. */
 export interface ConnectionSource {
@@ -24,22 +25,28 @@ export interface QueueConsumerOptions {
    * queue's order) and each message is acked on its own once its effect is confirmed.
    */
   prefetch: number;
+  /**
+   * The dependency the handler needs (the database): nothing is consumed while it is closed, and a handler's
+   * `retry-when-open` closes it. Messages already in hand wait for it and run again, without being returned.
+   */
+  gate?: Gate;
 }
 
-const MAX_REASON_LENGTH = 1000;
-
 /**
- * Consumes one queue (`prefetch` messages in hand, started in order), on a confirm channel of its own on
- * the app's connection, so the handler's publish and the ack travel on the same channel and one queue's trouble
- * (it does not exist yet, it was deleted) closes only its own channel. It starts again, with backoff, whenever
- * the channel closes, until stopped. Stopping lets the message in hand finish; anything unacked goes back to the
- * queue when the channel closes.
+ * The one consumer runtime: every queue of every app is consumed through it, and it alone acks, nacks and
+ * dead-letters. It consumes one queue (`prefetch` messages in hand, started in order) on a confirm channel of its
+ * own on the app's connection, so the handler's publish and the ack travel on the same channel and one queue's
+ * trouble (it does not exist yet, it was deleted) closes only its own channel. It starts again, with backoff,
+ * whenever the channel closes, until stopped. A channel that closed under a running handler is logged, never
+ * thrown: the broker redelivers what was unacked. Stopping lets the messages in hand finish.
  */
 export class QueueConsumer {
   private readonly logger: Logger;
   private readonly stopping = new AbortController();
   private running?: Promise<void>;
   private ended = false;
+  /** handlers still running, from this channel or from one that closed under them */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly source: ConnectionSource,
@@ -61,6 +68,7 @@ export class QueueConsumer {
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.running;
+    await Promise.all([...this.inFlight]);
   }
 
   private async run(): Promise<void> {
@@ -105,38 +113,51 @@ export class QueueConsumer {
     });
     this.stopping.signal.addEventListener('abort', endSession, { once: true });
     let outcome: 'closed' | 'stop' = 'closed';
+    const { queue, prefetch, gate } = this.options;
     try {
-      await channel.checkQueue(this.options.queue);
-      const { prefetch } = this.options;
+      await channel.checkQueue(queue);
       await channel.prefetch(prefetch);
       let chain = Promise.resolve();
-      const inHand = new Set<Promise<void>>();
       const handle = async (message: ConsumeMessage) => {
         if ((await this.process(channel, message, session.signal)) === 'stop') {
           outcome = 'stop';
           endSession();
         }
       };
-      const { consumerTag } = await channel.consume(this.options.queue, (message) => {
+      const onMessage = (message: ConsumeMessage | null) => {
         // null: the broker cancelled the consumer because the queue was deleted
         if (message === null) return endSession();
-        if (prefetch === 1) {
-          chain = chain.then(() => handle(message));
-          return;
+        if (prefetch === 1) chain = this.track(chain.then(() => handle(message)));
+        else this.track(handle(message));
+      };
+      // consume while the gate is open; cancel while it is closed (the messages in hand stay ours, unreturned)
+      while (!session.signal.aborted) {
+        if (gate && !gate.isOpen) {
+          this.logger.warn(`not consuming ${queue}: ${gate.reason}; consumption paused until it answers`);
+          if (!(await gate.waitOpen(session.signal))) break;
+          this.logger.log(`consuming ${queue} again`);
         }
-        const running = handle(message).finally(() => inHand.delete(running));
-        inHand.add(running);
-      });
-      this.logger.debug(`consuming ${this.options.queue}`);
-      await new Promise<void>((resolve) => (session.signal.aborted ? resolve() : session.signal.addEventListener('abort', () => resolve())));
-      if (open) await channel.cancel(consumerTag).catch(() => undefined);
-      await Promise.all([chain, ...inHand]);
-      if (closeReason && !this.stopping.signal.aborted) this.logger.warn(`channel for ${this.options.queue} closed: ${describe(closeReason)}`);
+        const { consumerTag } = await channel.consume(queue, onMessage);
+        this.logger.debug(`consuming ${queue}`);
+        await (gate ? gate.waitClosed(session.signal) : untilAborted(session.signal));
+        if (open) await channel.cancel(consumerTag).catch(() => undefined);
+      }
+      // a closed channel cannot settle what is in hand: consume again at once, and let those handlers end on their own
+      if (open) await Promise.all([...this.inFlight]);
+      if (closeReason && !this.stopping.signal.aborted) this.logger.warn(`channel for ${queue} closed: ${describe(closeReason)}`);
       return outcome;
     } finally {
       this.stopping.signal.removeEventListener('abort', endSession);
       if (open) await channel.close().catch(() => undefined);
     }
+  }
+
+  /** `handling` never rejects: process() turns every failure into a disposition or a log line */
+  private track(handling: Promise<void>): Promise<void> {
+    this.inFlight.add(handling);
+    const done = () => this.inFlight.delete(handling);
+    handling.then(done, done);
+    return handling;
   }
 
   private async process(channel: ConfirmChannel, message: ConsumeMessage, signal: AbortSignal): Promise<'continue' | 'stop'> {
@@ -145,41 +166,62 @@ export class QueueConsumer {
       signal,
       publish: (exchange, routingKey, content, options) => confirmedPublish(channel, exchange, routingKey, content, options),
     };
-    const queue = this.options.queue;
+    const { queue, gate } = this.options;
     messagesConsumed.inc({ queue });
     const stopTimer = handlerDuration.startTimer({ queue });
-    let disposition: Disposition;
-    try {
-      disposition = await this.handler(delivery);
-    } catch (error) {
-      // a fault of ours must neither lose the message nor redeliver it forever
-      this.logger.error(`handling a message from ${this.options.queue} failed: ${describe(error)}`);
-      disposition = { action: 'dead-letter', reason: `router error: ${describe(error)}` };
+    // delivered just before the gate closed: wait with it rather than spend an attempt on a known outage
+    const waited = !gate || gate.isOpen || (await gate.waitOpen(signal));
+    let disposition: Disposition = waited ? await this.runHandler(delivery) : { action: 'release' };
+    while (disposition.action === 'retry-when-open' && gate) {
+      gate.close(disposition.reason);
+      this.logger.warn(`${disposition.reason}: the message from ${queue} is kept and tried again when it answers`);
+      // gone with the channel meanwhile: the broker redelivers it
+      disposition = (await gate.waitOpen(signal)) ? await this.runHandler(delivery) : { action: 'release' };
     }
     stopTimer();
     try {
       switch (disposition.action) {
         case 'ack':
-          channel.ack(message);
+          if (!settle(channel, message, 'ack')) return this.closedUnder(message);
           messagesAcked.inc({ queue });
           return 'continue';
         case 'dead-letter':
           messagesNacked.inc({ queue });
           await this.deadLetter(channel, message, disposition.reason);
-          messagesDeadLettered.inc({ queue, reason: reasonCategory(disposition.reason) });
+          return 'continue';
+        case 'requeue':
+        case 'retry-when-open':
+          if (!settle(channel, message, 'requeue')) return this.closedUnder(message);
           return 'continue';
         case 'requeue-and-stop':
           // cancel first, so the broker does not hand the message straight back to this consumer
           await channel.cancel(message.fields.consumerTag);
-          channel.nack(message, false, true);
+          if (!settle(channel, message, 'requeue')) return this.closedUnder(message);
           return 'stop';
         case 'release':
           return 'continue';
       }
     } catch (error) {
-      // the channel is gone: the unacked message returns to the queue by itself
-      this.logger.warn(`could not settle a message from ${this.options.queue}: ${describe(error)}`);
+      this.logger.warn(`could not settle a message from ${queue} (${describe(error)}); the broker will redeliver it`);
     }
+    return 'continue';
+  }
+
+  private async runHandler(delivery: Delivery): Promise<Disposition> {
+    try {
+      return await this.handler(delivery);
+    } catch (error) {
+      // a fault of ours must neither lose the message nor redeliver it forever
+      this.logger.error(`handling a message from ${this.options.queue} failed: ${describe(error)}`);
+      return { action: 'dead-letter', reason: describe(error) };
+    }
+  }
+
+  private closedUnder(message: ConsumeMessage): 'continue' {
+    this.logger.warn(
+      `the channel for ${this.options.queue} closed while a message (${message.properties.messageId ?? 'no id'}) was in hand; ` +
+        'the broker will redeliver it',
+    );
     return 'continue';
   }
 
@@ -199,13 +241,20 @@ export class QueueConsumer {
           'x-original-queue': queue,
         },
       });
-      channel.ack(message);
     } catch {
-      // the queue's own dead-letter settings still catch it, without the reason
-      channel.nack(message, false, false);
+      // the queue's own dead-letter settings still catch it, without the reason (or, channel gone, it is redelivered)
+      if (!settle(channel, message, 'reject')) this.closedUnder(message);
+      return;
     }
+    if (!settle(channel, message, 'ack')) return void this.closedUnder(message);
+    messagesDeadLettered.inc({ queue, reason: reasonCategory(reason) });
   }
 }
+
+const MAX_REASON_LENGTH = 1000;
+
+const untilAborted = (signal: AbortSignal) =>
+  new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 
 /** Publishes and resolves on the broker's confirm; rejects on a nack or a closed channel. */
 export function confirmedPublish(

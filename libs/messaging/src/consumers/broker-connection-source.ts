@@ -1,7 +1,7 @@
 import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { Injectable } from '@nestjs/common';
 import type { ChannelModel } from 'amqplib';
-import { pause } from './delivery';
+import { pause } from '@purple/platform';
 import { ConnectionSource } from './queue-consumer';
 
 const WAIT_FOR_CONNECTION_MS = 100;
