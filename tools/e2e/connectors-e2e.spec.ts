@@ -14,7 +14,7 @@ import {
 import { CHECKING_EXCHANGE, CHECKING_VHOST, ROUTING_KEYS } from '@purple/topology';
 import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually } from '@purple/testing';
 import * as amqp from 'amqplib';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -95,7 +95,9 @@ describe('every connector and executor end to end', () => {
 
     // the worker's own host has the marker in a log file the local executor may grep
     workDir = mkdtempSync(join(tmpdir(), 'purple-e2e-'));
-    writeFileSync(join(workDir, 'auth.log'), `Jan 10 sshd[1]: accepted\nJan 10 sudo: ${LINK_ID}\n`);
+    // a root worker runs local commands as LOCAL_EXECUTOR_USER (nobody): the log must be readable to it
+    chmodSync(workDir, 0o755);
+    writeFileSync(join(workDir, 'auth.log'), `Jan 10 sshd[1]: accepted\nJan 10 sudo: ${LINK_ID}\n`, { mode: 0o644 });
 
     sql = new Client({ connectionString: db.url });
     await sql.connect();

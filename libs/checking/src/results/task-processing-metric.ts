@@ -30,9 +30,13 @@ export function platformLabel(platform: string): string {
 /** An ATT&CK technique or sub-technique id, the only technique label a metric may carry. */
 export const TECHNIQUE_ID = /^T\d{4}(\.\d{3})?$/;
 
-/** A technique id as a label: Caldera (and so an ability author) chooses it, so anything else is `other`. */
+/**
+ * A technique id as a label: `unknown` when the execution has none; Caldera (and so an ability author) chooses it,
+ * so anything but a valid ATT&CK id is `other`.
+ */
 export function techniqueLabel(techniqueId: string | null | undefined): string {
-  return techniqueId && TECHNIQUE_ID.test(techniqueId) ? techniqueId : 'other';
+  if (!techniqueId) return 'unknown';
+  return TECHNIQUE_ID.test(techniqueId) ? techniqueId : 'other';
 }
 
 export interface TaskProcessing {
