@@ -3,3 +3,5 @@ export * from './database';
 export * from './service';
 export * from './lifecycle';
 export * from './process';
+export * from './private-broker';
+export * from './private-postgres';
