@@ -4,7 +4,7 @@
  */
 export default {
   displayName: 'faults',
-  preset: '../../jest.preset.js',
+  preset: '../jest.preset.js',
   rootDir: '..',
   testMatch: ['<rootDir>/faults/**/*.faults.ts'],
   transform: { '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }] },

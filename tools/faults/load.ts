@@ -177,6 +177,31 @@ export class BusLoad {
     return [...this.received].filter(([, times]) => times > 1).map(([n, times]) => ({ n, times }));
   }
 
+  /**
+   * Sends `count` messages (numbers from 1,000,000 up), each POSTed twice with the same Idempotency-Key, as a client
+   * retrying after a lost answer does. Counts the pairs answered with one message_id; the numbers count as accepted
+   * once, so a second delivery shows up as "seen twice".
+   */
+  async sendTwiceWithIdempotencyKey(count: number): Promise<{ sent: number; sameMessageId: number; numbers: number[] }> {
+    let sameMessageId = 0;
+    const numbers: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const n = 1_000_000 + i;
+      const init = { method: 'POST', body: JSON.stringify({ topic: this.topic, message: { n } }), headers: { 'idempotency-key': `faults-${n}` } };
+      const answers = [];
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const res = await this.call(this.sender, '/send', init);
+        answers.push({ status: res.status, body: (await res.json().catch(() => ({}))) as { message_id?: string } });
+      }
+      if (answers.some((a) => a.status === 202)) {
+        this.accepted.push(n);
+        numbers.push(n);
+      }
+      if (answers.every((a) => a.status === 202) && answers[0].body.message_id === answers[1].body.message_id) sameMessageId++;
+    }
+    return { sent: count, sameMessageId, numbers };
+  }
+
   private async sendLoop(): Promise<void> {
     for (let n = 0; this.running; n++) {
       let deadline = Infinity;
@@ -220,7 +245,7 @@ export class BusLoad {
     }
   }
 
-  private async call(client: { id: string; secret: string }, path: string, init: RequestInit): Promise<Response> {
+  private async call(client: { id: string; secret: string }, path: string, init: RequestInit & { headers?: Record<string, string> }): Promise<Response> {
     const api = this.system.apps.get('api');
     if (!api) throw new Error('the api is not running');
     let token = this.tokens.get(client.id);
@@ -230,7 +255,7 @@ export class BusLoad {
     }
     const res = await fetch(`http://127.0.0.1:${api.port}${path}`, {
       ...init,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers },
       signal: AbortSignal.timeout(15_000),
     });
     if (res.status === 401) this.tokens.delete(client.id);

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   await step('building the apps', join(REPO_ROOT, 'node_modules/.bin/nx'), ['run-many', '-t', 'build', '--projects', apps.join(','), '--outputStyle=static']);
 
   console.log('\n▶ running all apps (Ctrl-C stops them; an app that exits is restarted with backoff)\n');
-  const colourOf = new Map(apps.map((app, i) => [app, COLOURS[i % COLOURS.length]]));
+  const colourOf = new Map<string, number>(apps.map((app, i) => [app, COLOURS[i % COLOURS.length]]));
   const supervisor = new Supervisor(
     // LOG_LEVEL etc. come from the environment; each app picks its own default port
     apps.map((app) => ({ name: app, command: process.execPath, args: [join(REPO_ROOT, 'dist/apps', app, 'main.js')], cwd: REPO_ROOT, env })),

@@ -5,3 +5,4 @@ export * from './lifecycle';
 export * from './process';
 export * from './private-broker';
 export * from './private-postgres';
+export * from './private-cluster';

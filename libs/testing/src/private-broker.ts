@@ -24,6 +24,8 @@ export interface PrivateBroker {
   /** host, ports and the node's own `guest` administrator, for createBrokerNamespace and provisioning */
   readonly settings: BrokerSettings;
   readonly dir: string;
+  /** what `attachPrivateBroker` needs to control the node from another process (`npm run cluster -- down`) */
+  readonly state: PrivateBrokerState;
   /** `rabbitmqctl -n <node> <args>`; resolves with its stdout, rejects with its stderr */
   ctl(...args: string[]): Promise<string>;
   /** `rabbitmqctl stop_app`: the node stays up, RabbitMQ (listeners, queues) stops */
@@ -44,10 +46,19 @@ export interface PrivateBroker {
 export interface PrivateBrokerOptions {
   /** default `faults-<random>` */
   name?: string;
-  /** default true */
-  management?: boolean;
+  /** default `rabbitmq_management`; a cluster's other nodes run only `rabbitmq_management_agent` */
+  plugins?: string[];
   startTimeoutMs?: number;
   log?: (line: string) => void;
+}
+
+export interface PrivateBrokerState {
+  nodename: string;
+  amqpPort: number;
+  managementPort: number;
+  distPort: number;
+  dir: string;
+  plugins: string[];
 }
 
 const RABBITMQ_BIN = '/usr/lib/rabbitmq/bin';
@@ -76,31 +87,44 @@ const asRabbitmq = (env: Record<string, string>, program: string, args: string[]
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Promise<PrivateBroker> {
-  const log = options.log ?? (() => undefined);
   const name = options.name ?? `faults-${randomBytes(4).toString('hex')}`;
-  const nodename = `${name}@localhost`;
   const [amqpPort, managementPort, distPort] = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), `${name}-`));
+  const plugins = options.plugins ?? ['rabbitmq_management'];
   for (const sub of ['mnesia', 'log']) mkdirSync(join(dir, sub));
   writeFileSync(
     join(dir, 'rabbitmq.conf'),
     [
+      // read instead of /etc/rabbitmq's, which binds the shared broker's 127.0.0.1:5672
       `listeners.tcp.default = ${amqpPort}`,
       `management.tcp.ip = 127.0.0.1`,
       `management.tcp.port = ${managementPort}`,
-      // the shared broker's config binds 127.0.0.1:5672; this one is read instead of /etc/rabbitmq's
       'loopback_users = none',
       '',
     ].join('\n'),
   );
   writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
-  writeFileSync(join(dir, 'enabled_plugins'), options.management === false ? '[].\n' : '[rabbitmq_management].\n');
+  writeFileSync(join(dir, 'enabled_plugins'), `[${plugins.join(',')}].\n`);
   const uid = Number((await run('id', ['-u', RABBITMQ_USER], {})).trim());
   const gid = Number((await run('id', ['-g', RABBITMQ_USER], {})).trim());
   for (const path of [dir, join(dir, 'mnesia'), join(dir, 'log'), join(dir, 'rabbitmq.conf'), join(dir, 'rabbitmq-env.conf'), join(dir, 'enabled_plugins')]) {
     chownSync(path, uid, gid);
   }
+  const broker = attachPrivateBroker({ nodename: `${name}@localhost`, amqpPort, managementPort, distPort, dir, plugins }, options);
+  try {
+    await broker.start();
+  } catch (error) {
+    await broker.dispose();
+    throw error;
+  }
+  return broker;
+}
 
+/** Controls a node started by `startPrivateBroker` (in this process or another), from its state. */
+export function attachPrivateBroker(state: PrivateBrokerState, options: Pick<PrivateBrokerOptions, 'startTimeoutMs' | 'log'> = {}): PrivateBroker {
+  const log = options.log ?? (() => undefined);
+  const { nodename, amqpPort, managementPort, distPort, dir, plugins } = state;
+  const withManagement = plugins.includes('rabbitmq_management');
   // the CLI needs only the node's name and the cookie (HOME); the server also its own ports and files
   const cliEnv = { HOME: RABBITMQ_HOME, ERL_EPMD_ADDRESS: '127.0.0.1', RABBITMQ_CONF_ENV_FILE: join(dir, 'rabbitmq-env.conf') };
   const serverEnv = {
@@ -124,13 +148,11 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
     adminUser: 'guest',
     adminPassword: 'guest',
   };
-  const startTimeoutMs = options.startTimeoutMs ?? 120_000;
-
-  let server: ChildProcess | undefined;
-  let serverExited: Promise<void> = Promise.resolve();
+  const startTimeoutMs = options.startTimeoutMs ?? 180_000;
   let disposed = false;
 
   const ctl = (...args: string[]) => run('runuser', asRabbitmq(cliEnv, 'rabbitmqctl', ['-n', nodename, ...args]), {}, 120_000);
+  /** the node's Erlang VM, from the pid file it writes at start */
   const vmPid = (): number | undefined => {
     try {
       const pid = Number(readFileSync(join(dir, 'node.pid'), 'utf8').trim());
@@ -139,7 +161,25 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
       return undefined;
     }
   };
-  const running = () => server !== undefined && server.exitCode === null && server.signalCode === null;
+  const alive = (pid: number | undefined) => {
+    if (pid === undefined) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let launched: ChildProcess | undefined;
+  const launcherRunning = () => launched !== undefined && launched.exitCode === null && launched.signalCode === null;
+  const running = () => alive(vmPid()) || launcherRunning();
+  const gone = async (timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (running()) {
+      if (Date.now() > deadline) throw new Error(`${nodename} still running ${timeoutMs} ms after it was stopped`);
+      await sleep(100);
+    }
+  };
 
   /** until AMQP accepts connections and, with management, the HTTP API answers */
   const awaitServing = async (what: string) => {
@@ -150,8 +190,8 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
         () => true,
         () => false,
       );
-      const http =
-        ok && options.management !== false
+      const serving =
+        ok && withManagement
           ? await fetch(`${settings.managementUrl}/api/overview`, {
               headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
             }).then(
@@ -159,20 +199,10 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
               () => false,
             )
           : ok;
-      if (http) return;
+      if (serving) return;
       if (Date.now() > deadline) throw new Error(`${nodename} was not serving within ${startTimeoutMs} ms (${what}); see ${join(dir, 'log')}`);
       await sleep(300);
     }
-  };
-
-  const launch = async () => {
-    const out = openSync(join(dir, 'log', 'console.log'), 'a');
-    server = spawn('runuser', asRabbitmq(serverEnv, 'rabbitmq-server', []), { stdio: ['ignore', out, out], detached: true });
-    closeSync(out);
-    const child = server;
-    serverExited = new Promise((resolve) => child.once('exit', () => resolve()));
-    await awaitServing('starting');
-    log(`${nodename}: serving AMQP on ${amqpPort}${options.management === false ? '' : `, management on ${managementPort}`}`);
   };
 
   const broker: PrivateBroker = {
@@ -182,6 +212,7 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
     distPort,
     settings,
     dir,
+    state,
     ctl,
     async stopApp() {
       await ctl('stop_app');
@@ -194,21 +225,27 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
     },
     async kill9() {
       const pid = vmPid();
-      if (!running() || pid === undefined) throw new Error(`${nodename} is not running`);
+      if (!alive(pid) || pid === undefined) throw new Error(`${nodename} is not running`);
       process.kill(pid, 'SIGKILL');
-      await serverExited;
+      await gone(30_000);
       log(`${nodename}: killed (SIGKILL to pid ${pid})`);
     },
     async stop() {
       if (!running()) return;
       await ctl('stop');
-      await serverExited;
+      await gone(60_000);
       log(`${nodename}: stopped`);
     },
     async start() {
       if (running()) throw new Error(`${nodename} is already running`);
       rmSync(join(dir, 'node.pid'), { force: true });
-      await launch();
+      const out = openSync(join(dir, 'log', 'console.log'), 'a');
+      // detached, and not waited for: `npm run cluster -- up` leaves its nodes running when it exits
+      launched = spawn('runuser', asRabbitmq(serverEnv, 'rabbitmq-server', []), { stdio: ['ignore', out, out], detached: true });
+      launched.unref();
+      closeSync(out);
+      await awaitServing('starting');
+      log(`${nodename}: serving AMQP on ${amqpPort}${withManagement ? `, management on ${managementPort}` : ''}`);
     },
     running,
     async dispose() {
@@ -217,19 +254,12 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
       if (running()) {
         await broker.stop().catch(async () => {
           const pid = vmPid();
-          if (pid !== undefined && running()) process.kill(pid, 'SIGKILL');
-          await serverExited;
+          if (alive(pid) && pid !== undefined) process.kill(pid, 'SIGKILL');
+          await gone(30_000).catch(() => undefined);
         });
       }
       rmSync(dir, { recursive: true, force: true });
     },
   };
-
-  try {
-    await launch();
-  } catch (error) {
-    await broker.dispose();
-    throw error;
-  }
   return broker;
 }
