@@ -22,6 +22,7 @@ export class CalderaLoad {
   /** the last link id, if it was never confirmed before stop() gave up on it (not counted as sent) */
   unconfirmed: string | undefined;
   private running = true;
+  private aborted = false;
   private done: Promise<void> | undefined;
   private model: amqp.ChannelModel | undefined;
   private channel: amqp.ConfirmChannel | undefined;
@@ -46,6 +47,12 @@ export class CalderaLoad {
     await this.model?.close().catch(() => undefined);
   }
 
+  /** Stops at once, giving up on an unconfirmed message (a suite that failed). */
+  async abort(): Promise<void> {
+    this.aborted = true;
+    await this.stop();
+  }
+
   private async loop(): Promise<void> {
     for (let i = 0; this.running; i++) {
       const linkId = `${this.operationId}-${i}`;
@@ -54,7 +61,7 @@ export class CalderaLoad {
       let deadline = Infinity;
       for (let attempt = 0; ; attempt++) {
         if (!this.running && deadline === Infinity) deadline = givingUpAt();
-        if (Date.now() > deadline) {
+        if (Date.now() > deadline || this.aborted) {
           this.unconfirmed = linkId;
           return;
         }
@@ -126,6 +133,7 @@ export class BusLoad {
   readonly receivedIds = new Map<string, number>();
   unaccepted: number | undefined;
   private running = true;
+  private aborted = false;
   private receiving = true;
   private sending: Promise<void> | undefined;
   private reading: Promise<void> | undefined;
@@ -157,6 +165,14 @@ export class BusLoad {
   async stopSending(): Promise<void> {
     this.running = false;
     await this.sending;
+  }
+
+  /** Stops sending and receiving at once (a suite that failed). */
+  async abort(): Promise<void> {
+    this.aborted = true;
+    this.running = false;
+    this.receiving = false;
+    await Promise.all([this.sending, this.reading]);
   }
 
   /** Waits (bounded) until every accepted number was received, then stops the receiver. */
@@ -207,7 +223,7 @@ export class BusLoad {
       let deadline = Infinity;
       for (;;) {
         if (!this.running && deadline === Infinity) deadline = Date.now() + GIVE_UP_MS;
-        if (Date.now() > deadline) {
+        if (Date.now() > deadline || this.aborted) {
           this.unaccepted = n;
           return;
         }

@@ -29,6 +29,20 @@ export interface FaultCounts {
   crashes: FaultSystem['crashed'];
 }
 
+/**
+ * What the broker and database held before a suite began: the suites share one system, so each counts only what
+ * changed while it ran.
+ */
+export interface Baseline {
+  at: Date;
+  redeliveries: Record<string, number>;
+  deadLetterQueueDepths: Record<string, number>;
+}
+
+export async function baseline(system: FaultSystem): Promise<Baseline> {
+  return { at: new Date(), redeliveries: await redeliveries(system), deadLetterQueueDepths: await deadLetterQueueDepths(system) };
+}
+
 /** Every app answering ready; the time it took from `since`. */
 export async function timeToReady(system: FaultSystem, since: number, timeoutMs = 180_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -46,10 +60,20 @@ export async function timeToReady(system: FaultSystem, since: number, timeoutMs 
  * Stops the load, waits (bounded) until everything sent has taken effect, and counts: lost, duplicated, without a
  * verdict, dead-lettered with reasons, redeliveries.
  */
-export async function settle(system: FaultSystem, fault: string, bus: BusLoad, caldera: CalderaLoad, recoverMs: number[], drainMs = 180_000): Promise<FaultCounts> {
+export async function settle(
+  system: FaultSystem,
+  fault: string,
+  before: Baseline,
+  bus: BusLoad,
+  caldera: CalderaLoad,
+  recoverMs: number[],
+  drainMs = 180_000,
+): Promise<FaultCounts> {
   await Promise.all([bus.stopSending(), caldera.stop()]);
   const deadline = Date.now() + drainMs;
-  const [, ] = await Promise.all([bus.drain(drainMs), waitForVerdicts(system, caldera.confirmed, deadline)]);
+  await Promise.all([bus.drain(drainMs), waitForVerdicts(system, caldera.confirmed, deadline)]);
+  // apps that died during the drain are restarted (and recorded), so the counts below can be read
+  await timeToReady(system, Date.now());
 
   const rows = await system.query<{ caldera_link_id: string; n: number; verdicts: string[] }>(
     `SELECT caldera_link_id, count(*)::int AS n, array_agg(verdict) AS verdicts FROM execution
@@ -68,10 +92,10 @@ export async function settle(system: FaultSystem, fault: string, bus: BusLoad, c
       withoutVerdict: rows.filter((r) => !r.verdicts.every((v) => FINAL_VERDICTS.includes(v))).map((r) => r.caldera_link_id),
       errorVerdicts: rows.filter((r) => r.verdicts.includes('error')).length,
     },
-    deadLettered: await deadLetters(system),
-    redeliveries: await redeliveries(system),
+    deadLettered: await deadLetters(system, before),
+    redeliveries: since(before.redeliveries, await redeliveries(system)),
     recoverMs,
-    crashes: [...system.crashed],
+    crashes: system.crashed.filter((c) => c.at >= before.at.getTime()),
   };
   return counts;
 }
@@ -89,17 +113,28 @@ async function waitForVerdicts(system: FaultSystem, linkIds: string[], deadline:
   }
 }
 
-async function deadLetters(system: FaultSystem): Promise<FaultCounts['deadLettered']> {
-  const drained = await system.query<{ queue: string; reason: string; count: number }>(
-    `SELECT queue, reason, count(*)::int AS count FROM dead_letter GROUP BY queue, reason ORDER BY queue, reason`,
-  );
+const since = (before: Record<string, number>, now: Record<string, number>) =>
+  Object.fromEntries(Object.entries(now).flatMap(([k, n]) => (n - (before[k] ?? 0) > 0 ? [[k, n - (before[k] ?? 0)]] : [])));
+
+async function deadLetterQueueDepths(system: FaultSystem): Promise<Record<string, number>> {
   const management = system.namespace.management();
-  const waiting: FaultCounts['deadLettered'] = [];
+  const depths: Record<string, number> = {};
   for (const vhost of [CHECKING_VHOST, SOAR_VHOST]) {
     const queues = await management.get<Array<{ name: string; messages?: number }>>(`/api/queues/${encodeURIComponent(system.namespace.vhost(vhost))}`);
-    for (const q of queues.filter((q) => q.name.endsWith('dlq') && (q.messages ?? 0) > 0)) {
-      waiting.push({ queue: `${q.name} (still queued)`, reason: await peekReasons(system, vhost, q.name), count: q.messages ?? 0 });
-    }
+    for (const q of queues.filter((q) => q.name.endsWith('dlq'))) depths[`${vhost} ${q.name}`] = q.messages ?? 0;
+  }
+  return depths;
+}
+
+async function deadLetters(system: FaultSystem, before: Baseline): Promise<FaultCounts['deadLettered']> {
+  const drained = await system.query<{ queue: string; reason: string; count: number }>(
+    `SELECT queue, reason, count(*)::int AS count FROM dead_letter WHERE dead_lettered_at >= $1 GROUP BY queue, reason ORDER BY queue, reason`,
+    [before.at],
+  );
+  const waiting: FaultCounts['deadLettered'] = [];
+  for (const [key, count] of Object.entries(since(before.deadLetterQueueDepths, await deadLetterQueueDepths(system)))) {
+    const [vhost, queue] = key.split(' ');
+    waiting.push({ queue: `${queue} (still queued)`, reason: await peekReasons(system, vhost, queue), count });
   }
   return [...drained, ...waiting];
 }

@@ -27,7 +27,7 @@ const APP_START_TIMEOUT_MS = 180_000;
 export class FaultSystem {
   readonly apps = new Map<SystemApp, ServiceProcess>();
   /** every process an app had, for the defects report (exit codes and last lines of those that died) */
-  readonly crashed: Array<{ app: SystemApp; pid: number | undefined; exit: string; lastLines: string[] }> = [];
+  readonly crashed: Array<{ app: SystemApp; pid: number | undefined; exit: string; at: number; lastLines: string[] }> = [];
   readonly adminSecret = randomBytes(24).toString('base64url');
 
   private constructor(
@@ -102,7 +102,7 @@ export class FaultSystem {
     proc.child.once('exit', (code, signal) => {
       // an exit the suite did not cause (kill9/stop remove the app from the map first) is a defect
       if (this.apps.get(app) === proc) {
-        this.crashed.push({ app, pid: proc.child.pid, exit: signal ?? `code ${code}`, lastLines: proc.lines().slice(-8) });
+        this.crashed.push({ app, pid: proc.child.pid, exit: signal ?? `code ${code}`, at: Date.now(), lastLines: proc.lines().slice(-8) });
         this.log(`DEFECT: ${app} (pid ${proc.child.pid}) exited on its own (${signal ?? `code ${code}`})`);
       }
     });
