@@ -1,4 +1,4 @@
-import { FakeSplunk, ServiceProcess, splunkEvent, startServiceProcess } from '@purple/detection/testing';
+import { FakeSplunk, ServiceProcess, splunkEvent } from '@purple/detection/testing';
 import { dropDatabase, ensureDatabase, runMigrations } from '@purple/persistence';
 import {
   BrokerNamespace,
@@ -11,6 +11,7 @@ import {
 import { AppName, roleOf } from '@purple/topology';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { buildApps, startBuiltApp } from './app-process';
 
 /** Every app the suites break, in the order they start. The caldera-bridge polls a Caldera and has none here. */
 export const SYSTEM_APPS = ['api', 'bus-router', 'caldera-consumer', 'dispatcher', 'api-worker', 'agent-worker', 'result-consumer'] as const;
@@ -41,6 +42,8 @@ export class FaultSystem {
 
   static async start(log: (line: string) => void): Promise<FaultSystem> {
     const started = Date.now();
+    await buildApps(SYSTEM_APPS);
+    log(`apps built in ${Math.round((Date.now() - started) / 1000)} s`);
     const [broker, postgres, splunk] = await Promise.all([startPrivateBroker({ log }), startPrivatePostgres({ log }), FakeSplunk.start({ token: SPLUNK_TOKEN })]);
     splunk.respond = (search) =>
       search.search.includes('user=administrator') ? { events: [splunkEvent(new Date('2024-01-15T10:30:07Z'), '1:42', { user: 'administrator' })] } : { events: [] };
@@ -97,7 +100,7 @@ export class FaultSystem {
   }
 
   async startApp(app: SystemApp): Promise<ServiceProcess> {
-    const proc = await startServiceProcess(app, this.env(app), APP_START_TIMEOUT_MS);
+    const proc = await startBuiltApp(app, this.env(app), APP_START_TIMEOUT_MS);
     this.apps.set(app, proc);
     proc.child.once('exit', (code, signal) => {
       // an exit the suite did not cause (kill9/stop remove the app from the map first) is a defect

@@ -34,6 +34,9 @@ export async function connectionLoss(system: FaultSystem): Promise<FaultCounts> 
     await sleep(BROKER_APP_DOWN_MS);
     await system.broker.startApp();
     recoverMs.push(await timeToReady(system, Date.now()));
+    // and the load flows again on both systems before the counting starts
+    const [accepted, confirmed] = [bus.accepted.length, caldera.confirmed.length];
+    await whenInFlight(() => bus.accepted.length >= accepted + 10 && caldera.confirmed.length >= confirmed + 10, 60_000);
 
     return await settle(system, 'connection loss: 5 × every app connection closed, then stop_app / start_app', before, bus, caldera, recoverMs);
   } finally {

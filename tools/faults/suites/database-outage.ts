@@ -27,6 +27,9 @@ export async function databaseOutage(system: FaultSystem): Promise<{ counts: Fau
     await sleep(OUTAGE_MS);
     await system.postgres.start();
     const recoverMs = [await timeToReady(system, Date.now())];
+    // and the load flows again on both systems before the counting starts
+    const [accepted, confirmed] = [bus.accepted.length, caldera.confirmed.length];
+    await whenInFlight(() => bus.accepted.length >= accepted + 10 && caldera.confirmed.length >= confirmed + 10, 60_000);
 
     const counts = await settle(system, `database outage: PostgreSQL stopped ${OUTAGE_MS / 1000} s`, before, bus, caldera, recoverMs);
     const spinning = Object.fromEntries(Object.entries(counts.redeliveries).filter(([queue, n]) => !queue.endsWith('dlq') && n > MAX_REDELIVERIES_PER_QUEUE));
