@@ -218,6 +218,13 @@ export class BusLoad {
     return { sent: count, sameMessageId, numbers };
   }
 
+  /** One raw POST as the sender (hostile bodies): the status it was answered with. */
+  async postAsSender(path: string, body: string): Promise<number> {
+    const res = await this.call(this.sender, path, { method: 'POST', body });
+    await res.text();
+    return res.status;
+  }
+
   private async sendLoop(): Promise<void> {
     for (let n = 0; this.running; n++) {
       let deadline = Infinity;

@@ -67,10 +67,13 @@ const RABBITMQ_USER = 'rabbitmq';
 const RABBITMQ_HOME = '/var/lib/rabbitmq';
 
 function run(command: string, args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<string> {
+  const what = [command, ...args].filter((a) => !a.includes('=')).join(' ');
   return new Promise((resolve, reject) => {
-    execFile(command, args, { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env }, timeout: timeoutMs }, (error, stdout, stderr) =>
-      error ? reject(new Error(`${args.filter((a) => !a.includes('=')).join(' ')} failed: ${(stderr || stdout || error.message).trim()}`)) : resolve(stdout),
-    );
+    execFile(command, args, { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env }, timeout: timeoutMs }, (error, stdout, stderr) => {
+      if (!error) return resolve(stdout);
+      const why = error.killed ? `no answer within ${timeoutMs / 1000} s` : (stderr || stdout).trim() || `exit ${error.code}`;
+      reject(new Error(`${what} failed: ${why}`));
+    });
   });
 }
 
@@ -151,7 +154,8 @@ export function attachPrivateBroker(state: PrivateBrokerState, options: Pick<Pri
   const startTimeoutMs = options.startTimeoutMs ?? 180_000;
   let disposed = false;
 
-  const ctl = (...args: string[]) => run('runuser', asRabbitmq(cliEnv, 'rabbitmqctl', ['-n', nodename, ...args]), {}, 120_000);
+  // a busy shared machine can make stop_app (closing every connection, stopping every queue) take minutes
+  const ctl = (...args: string[]) => run('runuser', asRabbitmq(cliEnv, 'rabbitmqctl', ['-n', nodename, ...args]), {}, 300_000);
   /** the node's Erlang VM, from the pid file it writes at start */
   const vmPid = (): number | undefined => {
     try {
