@@ -9,4 +9,5 @@ export default {
   testMatch: ['<rootDir>/faults/**/*.faults.ts'],
   transform: { '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }] },
   testTimeout: 600_000,
+  globalSetup: '<rootDir>/faults/global-setup.ts',
 };

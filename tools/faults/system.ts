@@ -11,7 +11,7 @@ import {
 import { AppName, roleOf } from '@purple/topology';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { buildApps, startBuiltApp } from './app-process';
+import { startBuiltApp } from './app-process';
 
 /** Every app the suites break, in the order they start. The caldera-bridge polls a Caldera and has none here. */
 export const SYSTEM_APPS = ['api', 'bus-router', 'caldera-consumer', 'dispatcher', 'api-worker', 'agent-worker', 'result-consumer'] as const;
@@ -42,8 +42,6 @@ export class FaultSystem {
 
   static async start(log: (line: string) => void): Promise<FaultSystem> {
     const started = Date.now();
-    await buildApps(SYSTEM_APPS);
-    log(`apps built in ${Math.round((Date.now() - started) / 1000)} s`);
     const [broker, postgres, splunk] = await Promise.all([startPrivateBroker({ log }), startPrivatePostgres({ log }), FakeSplunk.start({ token: SPLUNK_TOKEN })]);
     splunk.respond = (search) =>
       search.search.includes('user=administrator') ? { events: [splunkEvent(new Date('2024-01-15T10:30:07Z'), '1:42', { user: 'administrator' })] } : { events: [] };
