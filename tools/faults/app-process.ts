@@ -1,6 +1,6 @@
 import type { ServiceProcess } from '@purple/detection/testing';
-import { freePort } from '@purple/testing';
 import { execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../env';
 
@@ -68,4 +68,16 @@ export async function startBuiltApp(app: string, env: Record<string, string>, re
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** A TCP port nothing listens on right now (globalSetup loads this file without the workspace's path aliases). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -1,5 +1,5 @@
 import { buildApps } from './app-process';
-import { SYSTEM_APPS } from './system';
+import { SYSTEM_APPS } from './apps';
 
 /**
  * The apps are built before any suite starts (nx caches the build): on a busy machine a cold build takes minutes,

@@ -12,9 +12,9 @@ import { AppName, roleOf } from '@purple/topology';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { startBuiltApp } from './app-process';
+import { SYSTEM_APPS } from './apps';
 
-/** Every app the suites break, in the order they start. The caldera-bridge polls a Caldera and has none here. */
-export const SYSTEM_APPS = ['api', 'bus-router', 'caldera-consumer', 'dispatcher', 'api-worker', 'agent-worker', 'result-consumer'] as const;
+export { SYSTEM_APPS };
 export type SystemApp = (typeof SYSTEM_APPS)[number] & AppName;
 
 export const ADMIN_ID = 'faults-admin';
