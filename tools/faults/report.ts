@@ -182,6 +182,6 @@ export function formatCounts(c: FaultCounts): string {
     `  dead-lettered: ${c.deadLettered.length === 0 ? '0' : c.deadLettered.map((d) => `${d.count} from ${d.queue}: ${d.reason}`).join('; ')}`,
     `  redeliveries: ${Object.keys(c.redeliveries).length === 0 ? '0' : Object.entries(c.redeliveries).map(([q, n]) => `${q} ${n}`).join(', ')}`,
     `  time to recover (every app ready): ${c.recoverMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ') || '-'}`,
-    `  apps that exited on their own: ${c.crashes.length === 0 ? '0' : c.crashes.map((x) => `${x.app} (${x.exit}): ${x.lastLines.filter((l) => /error|Error/.test(l)).slice(-2).join(' | ').slice(0, 400)}`).join('; ')}`,
+    `  apps that exited on their own: ${c.crashes.length}${c.crashes.map((x) => `\n    ${x.app} (${x.exit}), its last lines:\n      ${x.lastLines.slice(-3).map((l) => l.slice(0, 400)).join('\n      ')}`).join('')}`,
   ].join('\n');
 }

@@ -104,7 +104,7 @@ export class FaultSystem {
       // an exit the suite did not cause (kill9/stop remove the app from the map first) is a defect
       if (this.apps.get(app) === proc) {
         this.crashed.push({ app, pid: proc.child.pid, exit: signal ?? `code ${code}`, at: Date.now(), lastLines: proc.lines().slice(-8) });
-        this.log(`DEFECT: ${app} (pid ${proc.child.pid}) exited on its own (${signal ?? `code ${code}`})`);
+        this.log(`DEFECT: ${app} (pid ${proc.child.pid}) exited on its own (${signal ?? `code ${code}`}); its last lines:\n  ${proc.lines().slice(-3).map((l) => l.slice(0, 600)).join('\n  ')}`);
       }
     });
     return proc;
