@@ -141,11 +141,13 @@ async function deadLetters(system: FaultSystem, before: Baseline): Promise<Fault
 
 /** The reasons of the first messages of a dead-letter queue, read without taking them (requeued). */
 async function peekReasons(system: FaultSystem, vhost: string, queue: string): Promise<string> {
+  const vhostAdmin = system.namespace.user(vhost === CHECKING_VHOST ? 'caldera_admin' : 'soar_admin');
   const res = await fetch(
     `${system.broker.settings.managementUrl}/api/queues/${encodeURIComponent(system.namespace.vhost(vhost))}/${encodeURIComponent(queue)}/get`,
     {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+      // reading messages needs permissions in the vhost: its admin has them, the broker's administrator does not
+      headers: { authorization: `Basic ${Buffer.from(`${vhostAdmin}:${system.namespace.password(vhostAdmin)}`).toString('base64')}`, 'content-type': 'application/json' },
       body: JSON.stringify({ count: 20, ackmode: 'ack_requeue_true', encoding: 'auto', truncate: 200 }),
     },
   );
