@@ -103,8 +103,8 @@ export class FaultSystem {
     proc.child.once('exit', (code, signal) => {
       // an exit the suite did not cause (kill9/stop remove the app from the map first) is a defect
       if (this.apps.get(app) === proc) {
-        this.crashed.push({ app, pid: proc.child.pid, exit: signal ?? `code ${code}`, at: Date.now(), lastLines: proc.lines().slice(-8) });
-        this.log(`DEFECT: ${app} (pid ${proc.child.pid}) exited on its own (${signal ?? `code ${code}`}); its last lines:\n  ${proc.lines().slice(-3).map((l) => l.slice(0, 600)).join('\n  ')}`);
+        this.crashed.push({ app, pid: proc.child.pid, exit: signal ?? `code ${code}`, at: Date.now(), lastLines: [lastError(proc.lines())] });
+        this.log(`DEFECT: ${app} (pid ${proc.child.pid}) exited on its own (${signal ?? `code ${code}`}); its last error:\n  ${lastError(proc.lines())}`);
       }
     });
     return proc;
@@ -185,4 +185,14 @@ export class FaultSystem {
     await dropDatabase(this.databaseUrl).catch(() => undefined);
     await Promise.all([this.broker.dispose(), this.postgres.dispose(), this.splunk.close()]);
   }
+}
+
+/** The lines from the last one naming an error (an uncaught error's message and the top of its stack). */
+function lastError(lines: string[]): string {
+  const recent = lines.slice(-60);
+  let from = -1;
+  recent.forEach((line, i) => {
+    if (/error/i.test(line) && !/^\s+at /.test(line)) from = i;
+  });
+  return (from < 0 ? recent.slice(-3) : recent.slice(from, from + 4)).map((l) => l.slice(0, 500)).join('\n  ');
 }
