@@ -145,6 +145,13 @@ export class FaultSystem {
     return answers.filter((a): a is SystemApp => a !== undefined);
   }
 
+  /** The apps with no broker connection listed by the management API (its list lags the broker by a few seconds). */
+  async appsWithoutConnection(): Promise<SystemApp[]> {
+    const connections = await this.namespace.management().get<Array<{ user: string }>>('/api/connections');
+    const users = new Set(connections.map((c) => c.user));
+    return SYSTEM_APPS.filter((app) => !users.has(roleOf(app, { namespace: this.namespace.namespace }).user));
+  }
+
   /** The apps' broker connections (not the suite's own load connections), closed through the management API. */
   async closeAppConnections(reason: string): Promise<number> {
     const appUsers = new Set(SYSTEM_APPS.map((app) => roleOf(app, { namespace: this.namespace.namespace }).user));

@@ -19,6 +19,8 @@ export async function connectionLoss(system: FaultSystem): Promise<FaultCounts> 
 
     for (let round = 1; round <= 5; round++) {
       const acceptedBefore = bus.accepted.length;
+      // every app connected again (as the management API lists it), and messages on their way
+      await whenInFlight(async () => (await system.appsWithoutConnection()).length === 0, 60_000);
       await whenInFlight(() => bus.accepted.length > acceptedBefore + 5 && bus.accepted.length > bus.received.size && caldera.confirmed.length > 0);
       const inFlight = bus.accepted.length - bus.received.size;
       const closed = await system.closeAppConnections(`faults suite: connection loss ${round}/5`);
