@@ -1,10 +1,11 @@
-import { TEST_DATABASE_SERVER, brokerSettings } from '@purple/testing';
+import { TEST_DATABASE_SERVER, brokerSettings, createTestDatabase, eventually } from '@purple/testing';
 import { ManagementClient } from '@purple/topology';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { BenchReport, formatReport, runBenchmark } from './bench';
-import { Cleanup } from './cleanup';
+import { Cleanup, InterruptedError } from './cleanup';
 import { DEFAULT_OPTIONS, UsageError, parseOptions } from './options';
+import { sqlConnection } from './paths/sql';
 import { percentile } from './stats';
 
 /**
@@ -81,7 +82,12 @@ describe('bench (real broker and database)', () => {
     expect(lines.filter((line) => line.startsWith('cleanup failed'))).toEqual([]);
   }, 300_000);
 
-  it('undoes everything when cleanup runs in the middle of a run (what Ctrl-C does)', async () => {
+  // Cleanup is started at two well-defined moments (not after a delay): while the caldera-consumer is still starting,
+  // and once it is ready with the bench's broker and database connections open.
+  it.each([
+    ['while an app is starting', 'ingestion: starting'],
+    ['while an app, connections, the namespace and the database all exist', 'ingestion: caldera-consumer ready, publisher and listener connected'],
+  ])('undoes everything when cleanup runs in the middle of a run, %s (what Ctrl-C does)', async (_moment, interruptAt) => {
     const cleanup = new Cleanup();
     let namespace = '';
     let database = '';
@@ -89,18 +95,51 @@ describe('bench (real broker and database)', () => {
     const log = (line: string) => {
       namespace ||= /^broker namespace (\S+) provisioned$/.exec(line)?.[1] ?? '';
       database ||= /^database (\S+) migrated$/.exec(line)?.[1] ?? '';
-      // the caldera-consumer is starting: interrupt while a process, connections, the namespace and database exist
-      if (line === 'ingestion: starting') interrupted = new Promise((resolve) => setTimeout(() => resolve(cleanup.run()), 2000));
+      if (line === interruptAt) interrupted = cleanup.run();
     };
     const run = runBenchmark({ ...DEFAULT_OPTIONS, messages: 20, warmup: 0, concurrency: 5, paths: ['raw', 'ingestion'] }, { log, cleanup });
 
     await expect(run).rejects.toThrow();
+    expect(interrupted).toBeDefined();
     expect(await interrupted).toEqual([]);
     expect(namespace).not.toBe('');
     expect(await vhostsOf(namespace)).toEqual([]);
     expect(await databaseExists(database)).toBe(false);
     expect(processesIn(namespace)).toEqual([]);
   }, 300_000);
+});
+
+describe('bench cleanup', () => {
+  it('undoes at once what is set up after cleanup began, stops the caller, and waits for it before resolving', async () => {
+    const cleanup = new Cleanup();
+    const order: string[] = [];
+    let releaseDrop: () => void = () => undefined;
+    cleanup.add('database', () => new Promise<void>((resolve) => (releaseDrop = () => (order.push('database dropped'), resolve()))));
+    const done = cleanup.run();
+    expect(cleanup.signal.aborted).toBe(true);
+
+    // a connection opened while the database is being dropped is closed now, not after the drop
+    expect(() => cleanup.add('late connection', async () => void order.push('late connection closed'))).toThrow(InterruptedError);
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['late connection closed']);
+
+    releaseDrop();
+    expect(await done).toEqual([]);
+    expect(order).toEqual(['late connection closed', 'database dropped']);
+  });
+
+  it("keeps a run's database connection alive through its database being dropped under it, logging the error", async () => {
+    const cleanup = new Cleanup();
+    const db = await createTestDatabase();
+    const lines: string[] = [];
+    const client = await sqlConnection(db.url, 'probe connection', cleanup, (line) => lines.push(line));
+    await db.drop(); // terminates the session: without a listener, pg would throw it at the process
+
+    await eventually(async () => lines.length > 0);
+    expect(lines).toContain('probe connection: terminating connection due to administrator command');
+    await expect(client.query('SELECT 1')).rejects.toThrow();
+    expect(await cleanup.run()).toEqual([]);
+  });
 });
 
 describe('bench options and statistics', () => {

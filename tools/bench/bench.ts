@@ -1,13 +1,13 @@
 import { BrokerSettings, createBrokerNamespace, createTestDatabase } from '@purple/testing';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
-import { Client } from 'pg';
 import { Cleanup } from './cleanup';
 import { BenchOptions } from './options';
 import { startBackbonePath } from './paths/backbone';
 import { startIngestionPath } from './paths/ingestion';
 import { BenchContext, BenchPath, PathName } from './paths/path';
 import { startRawPath } from './paths/raw';
+import { sqlConnection } from './paths/sql';
 import { PathMeasurement, RatioToRaw, ratioToRaw, round, summarise } from './stats';
 
 export interface PathReport extends PathMeasurement {
@@ -63,9 +63,7 @@ export async function runBenchmark(options: BenchOptions, deps: RunDependencies 
     const creatingDatabase = createTestDatabase();
     cleanup.add('database', async () => (await creatingDatabase.catch(() => undefined))?.drop());
     const db = await creatingDatabase;
-    const sql = new Client({ connectionString: db.url });
-    await sql.connect();
-    cleanup.add('database connection', () => sql.end());
+    const sql = await sqlConnection(db.url, 'database connection', cleanup, log);
     const database = new URL(db.url).pathname.slice(1);
     log(`database ${database} migrated`);
 

@@ -3,17 +3,19 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { APP_NAMES } from '@purple/topology';
 import { REPO_ROOT, loadDevEnv } from '../env';
+import { DEFAULT_POLICY, Supervisor } from './supervisor';
 
 /**
  * `npm start`: provision the broker, migrate the database, build, then run the apps (the caldera-bridge only when
- * CALDERA_URL names a Caldera to poll) with each log line prefixed by its app. Ctrl-C (or SIGTERM) stops them all
- * cleanly; if one app dies, the others are stopped too.
+ * CALDERA_URL names a Caldera to poll) with each log line prefixed by its app. An app that exits unexpectedly is
+ * restarted with exponential backoff, as a container restart policy would, and the others keep running. Ctrl-C (or
+ * SIGTERM) stops them all cleanly.
  */
 const env = loadDevEnv();
 // the caldera-bridge is for a Caldera that does not publish its results itself: without CALDERA_URL it has nothing to do
 const apps = APP_NAMES.filter((app) => app !== 'caldera-bridge' || env['CALDERA_URL']);
 const COLOURS = [36, 32, 33, 35, 34, 96, 92];
-const width = Math.max(...apps.map((a) => a.length));
+const width = Math.max('supervisor'.length, ...apps.map((a) => a.length));
 
 function step(title: string, command: string, args: string[]): Promise<void> {
   console.log(`\n▶ ${title}`);
@@ -37,37 +39,22 @@ async function main(): Promise<void> {
   await step('migrating PostgreSQL', tsNode[0], [...tsNode.slice(1), 'tools/migrate/main.ts']);
   await step('building the apps', join(REPO_ROOT, 'node_modules/.bin/nx'), ['run-many', '-t', 'build', '--projects', apps.join(','), '--outputStyle=static']);
 
-  console.log('\n▶ running all apps (Ctrl-C stops them)\n');
-  const children = new Map<string, ChildProcess>();
-  let stopping = false;
-  const stopAll = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    for (const child of children.values()) child.kill(signal);
-  };
-
-  apps.forEach((app, i) => {
+  console.log('\n▶ running all apps (Ctrl-C stops them; an app that exits is restarted with backoff)\n');
+  const colourOf = new Map<string, number>(apps.map((app, i) => [app, COLOURS[i % COLOURS.length]]));
+  const supervisor = new Supervisor(
     // LOG_LEVEL etc. come from the environment; each app picks its own default port
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/apps', app, 'main.js')], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.set(app, child);
-    prefixLines(child, app, COLOURS[i % COLOURS.length]);
-    child.on('exit', (code, signal) => {
-      children.delete(app);
-      process.stdout.write(`${app.padEnd(width)} | exited (${signal ?? `code ${code}`})\n`);
-      if (!stopping) {
-        process.exitCode = 1;
-        stopAll('SIGTERM');
-      }
-      if (children.size === 0) process.exit();
-    });
-  });
+    apps.map((app) => ({ name: app, command: process.execPath, args: [join(REPO_ROOT, 'dist/apps', app, 'main.js')], cwd: REPO_ROOT, env })),
+    DEFAULT_POLICY,
+    {
+      log: (line) => process.stdout.write(`${'supervisor'.padEnd(width)} | ${line}\n`),
+      spawned: (app, child) => prefixLines(child, app, colourOf.get(app) ?? 0),
+    },
+  );
+  supervisor.start();
 
-  process.on('SIGINT', () => stopAll('SIGTERM'));
-  process.on('SIGTERM', () => stopAll('SIGTERM'));
+  const stop = () => void supervisor.stop().then(() => process.exit());
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 main().catch((error: Error) => {

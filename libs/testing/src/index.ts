@@ -4,3 +4,6 @@ export * from './service';
 export * from './lifecycle';
 export * from './process';
 export * from './faults';
+export * from './private-broker';
+export * from './private-postgres';
+export * from './private-cluster';

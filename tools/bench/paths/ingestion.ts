@@ -1,9 +1,10 @@
 import { CHECKING_EXCHANGE, CHECKING_VHOST, ROUTING_KEYS } from '@purple/topology';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { executionResult } from '../messages';
 import { Arrivals, runClosedLoop } from '../timing';
 import { connection, publishConfirmed } from './amqp';
 import { BenchContext, BenchPath, meanLength, startApp } from './path';
+import { sqlConnection } from './sql';
 
 /** The database's notice that a detection task was stored (the dispatcher's wake-up call; its payload is the task id). */
 const TASK_STORED = 'detection_task_pending';
@@ -21,10 +22,9 @@ export async function startIngestionPath(ctx: BenchContext): Promise<BenchPath> 
   const app = await startApp(ctx, 'caldera-consumer', { ...ctx.broker.env(), DATABASE_URL: ctx.db.url, LOG_LEVEL: ctx.options.logLevel });
   const publishing = await connection(ctx.broker.amqpUrl('caldera_publisher', CHECKING_VHOST), 'caldera_publisher connection', ctx.cleanup);
   const publisher = await publishing.createConfirmChannel();
-  const listening = new Client({ connectionString: ctx.db.url });
-  await listening.connect();
-  ctx.cleanup.add('LISTEN connection', () => listening.end());
+  const listening = await sqlConnection(ctx.db.url, 'LISTEN connection', ctx.cleanup, ctx.log);
   await listening.query(`LISTEN ${TASK_STORED}`);
+  ctx.log('ingestion: caldera-consumer ready, publisher and listener connected');
 
   return {
     name: 'ingestion',

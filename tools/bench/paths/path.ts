@@ -42,7 +42,7 @@ export const meanLength = (bodies: Buffer[]) => bodies.reduce((total, b) => tota
  * the start finishes, so Ctrl-C during a start still stops the process once it is up.
  */
 export function startApp(ctx: BenchContext, app: string, env: Record<string, string>): Promise<ServiceProcess> {
-  const starting = startServiceProcess(app, env, 120_000);
+  const starting = startServiceProcess(app, env, 120_000, ctx.cleanup.signal);
   ctx.cleanup.add(`${app} process`, async () => (await starting.catch(() => undefined))?.stop());
   return starting;
 }

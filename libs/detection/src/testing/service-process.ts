@@ -24,9 +24,15 @@ export interface ServiceProcess {
 
 /**
  * Starts `apps/<app>/src/main.ts` with ts-node (transpile only) and `env`, and resolves once its /health/ready
- * answers 200.
+ * answers 200. When `signal` aborts first (the caller is being cleaned up), the process is killed and the start
+ * rejects.
  */
-export async function startServiceProcess(app: string, env: Record<string, string>, readyTimeoutMs = 60_000): Promise<ServiceProcess> {
+export async function startServiceProcess(
+  app: string,
+  env: Record<string, string>,
+  readyTimeoutMs = 60_000,
+  signal?: AbortSignal,
+): Promise<ServiceProcess> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -65,6 +71,10 @@ export async function startServiceProcess(app: string, env: Record<string, strin
 
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
+    if (signal?.aborted) {
+      await service.kill();
+      throw new Error(`${app}: start abandoned (aborted) before it was ready`);
+    }
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`${app} exited before it was ready:\n${service.output()}`);
     }
