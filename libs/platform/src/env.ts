@@ -45,6 +45,15 @@ export class CommonEnv {
   @Max(65535)
   PORT?: number;
 
+  /** /metrics on this port instead of PORT, so the public port does not serve it (0: any free port) */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  @ValidateBy({ name: 'notPort', validator: { validate: (port: number, args) => port === 0 || port !== (args?.object as CommonEnv).PORT, defaultMessage: () => 'METRICS_PORT must differ from PORT' } })
+  METRICS_PORT?: number;
+
   /** How long a SIGTERM waits for in-flight work before the process exits anyway. */
   @Type(() => Number)
   @IsInt()
