@@ -11,7 +11,7 @@ import { apiEnv, startApi } from './support';
 describe('the api’s internal endpoints in production', () => {
   let broker: BrokerNamespace;
   let db: TestDatabase;
-  let api: INestApplication | undefined;
+  let api: INestApplication;
   beforeAll(async () => {
     [broker, db] = await Promise.all([createBrokerNamespace(), createTestDatabase()]);
     // production's defaults: no NODE_ENV, no EXPOSE_DOCS
@@ -19,20 +19,20 @@ describe('the api’s internal endpoints in production', () => {
     api = await startApi(env);
   }, 60_000);
   afterAll(async () => {
-    await api?.close();
+    await api?.close(); // unset when beforeAll failed
     await Promise.all([broker?.dispose(), db?.drop()]);
   }, 60_000);
 
   it('answers 404 for /docs and /docs-json', async () => {
-    const url = await baseUrl(api!);
+    const url = await baseUrl(api);
     for (const path of ['/docs', '/docs/', '/docs-json']) expect((await fetch(`${url}${path}`)).status).toBe(404);
     // the api itself is up on that port
     expect((await fetch(`${url}/health/live`)).status).toBe(200);
   });
 
   it('serves /metrics on METRICS_PORT and not on the api’s port', async () => {
-    expect((await fetch(`${await baseUrl(api!)}/metrics`)).status).toBe(404);
-    const metricsUrl = `http://127.0.0.1:${api!.get(MetricsServer).boundPort}`;
+    expect((await fetch(`${await baseUrl(api)}/metrics`)).status).toBe(404);
+    const metricsUrl = `http://127.0.0.1:${api.get(MetricsServer).boundPort}`;
     const metrics = await fetch(`${metricsUrl}/metrics`);
     expect(metrics.status).toBe(200);
     const text = await metrics.text();
