@@ -7,7 +7,8 @@ import { setupSwagger } from './swagger';
 
 /**
  * HTTP set-up before the api listens (main.ts and the tests): body limits of MAX_BODY_BYTES for JSON and form
- * bodies, their errors as JSON (413, 400), Helmet-like security headers on every answer, and Swagger.
+ * bodies, their errors as JSON (413, 400), Helmet-like security headers on every answer, and Swagger when
+ * EXPOSE_DOCS allows (by default only in development: the document maps every route for an attacker).
  */
 export function configureApi(app: INestApplication): void {
   const http = app as NestExpressApplication;
@@ -21,5 +22,5 @@ export function configureApi(app: INestApplication): void {
   http.useBodyParser('json', { limit: MAX_BODY_BYTES });
   http.useBodyParser('urlencoded', { limit: MAX_BODY_BYTES, extended: false });
   http.use(bodyParserErrorsAsJson(MAX_BODY_BYTES));
-  setupSwagger(app);
+  if (env.docsExposed) setupSwagger(app);
 }

@@ -27,6 +27,8 @@ export function apiEnv(broker: BrokerNamespace, databaseUrl: string, extra: Reco
     // webhook receivers in tests listen on loopback
     WEBHOOK_ALLOWLIST: '127.0.0.1',
     MAX_BODY_BYTES: String(TEST_MAX_BODY_BYTES),
+    // the tests read the OpenAPI document; production's default (off) is tested in internal-endpoints.spec.ts
+    EXPOSE_DOCS: 'true',
     ...extra,
   };
 }

@@ -1,5 +1,6 @@
 export * from './tokens';
 export * from './broker-connector';
+export * from './broker-connection-options';
 export * from './dead-letter';
 export * from './publisher';
 export * from './messaging.module';

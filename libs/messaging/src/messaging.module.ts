@@ -3,6 +3,7 @@ import { DynamicModule, Logger, Module } from '@nestjs/common';
 import { CommonEnv } from '@purple/platform';
 import { AppName, AppRole, roleOf } from '@purple/topology';
 import { BrokerConnector } from './broker-connector';
+import { brokerSocketOptions, brokerUri } from './broker-connection-options';
 import { BrokerConnectionSource } from './consumers/broker-connection-source';
 import { ConsumerFactory, QueueConsumerFactory } from './consumers/queue-consumer-factory';
 import { ConfirmedPublisher } from './publisher';
@@ -24,18 +25,9 @@ export class MessagingModule {
           useFactory: (env: CommonEnv) => {
             const role = roleOf(app, { namespace: env.BROKER_NAMESPACE });
             return {
-              uri: {
-                protocol: 'amqp',
-                hostname: env.RABBITMQ_HOST,
-                port: env.RABBITMQ_PORT,
-                username: role.user,
-                password: env.required(role.passwordEnv),
-                // golevelup appends this to `amqp://host:port` as the URL's path: the vhost's own `/` must be escaped
-                vhost: `/${encodeURIComponent(role.vhost)}`,
-                heartbeat: 15,
-              },
+              uri: brokerUri(env, role, env.required(role.passwordEnv)),
               connectionInitOptions: { wait: false },
-              connectionManagerOptions: { reconnectTimeInSeconds: 2, connectionOptions: { clientProperties: { connection_name: app } } },
+              connectionManagerOptions: { reconnectTimeInSeconds: 2, connectionOptions: brokerSocketOptions(env, app) },
               enableDirectReplyTo: false,
               registerHandlers: false,
               defaultPublishOptions: { persistent: true },

@@ -1,5 +1,21 @@
-import { Controller, Get, Header, Inject, Injectable, MiddlewareConsumer, Module, NestMiddleware, NestModule } from '@nestjs/common';
+import {
+  Controller,
+  DynamicModule,
+  Get,
+  Header,
+  Inject,
+  Injectable,
+  Logger,
+  MiddlewareConsumer,
+  Module,
+  NestMiddleware,
+  NestModule,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
+import { Server, createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { Counter, Histogram, collectDefaultMetrics, register } from 'prom-client';
 
 /**
@@ -50,6 +66,7 @@ export class HttpMetricsMiddleware implements NestMiddleware {
 }
 
 export const METRICS_APP = Symbol('METRICS_APP');
+const METRICS_PORT = Symbol('METRICS_PORT');
 
 @Controller()
 export class MetricsController {
@@ -64,8 +81,58 @@ export class MetricsController {
   }
 }
 
-@Module({ controllers: [MetricsController] })
+/**
+ * /metrics on a port of its own (METRICS_PORT), so that the app's public port (the api's, behind an ingress) does
+ * not serve it. It answers GET /metrics and nothing else.
+ */
+@Injectable()
+export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Metrics');
+  private readonly server: Server;
+
+  constructor(@Inject(METRICS_APP) app: string, @Inject(METRICS_PORT) private readonly port: number) {
+    initMetrics(app);
+    this.server = createServer((req, res) => {
+      if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      register.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': register.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    });
+  }
+
+  onApplicationBootstrap(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '0.0.0.0', () => {
+        this.logger.log(`metrics on port ${this.boundPort}`);
+        resolve();
+      });
+    });
+  }
+
+  /** the port it listens on (METRICS_PORT=0 picks a free one) */
+  get boundPort(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  onApplicationShutdown(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** /metrics on the app's own HTTP port, or, with `metricsPort`, only on that port. */
+@Module({})
 export class MetricsModule implements NestModule {
+  static forApp(metricsPort: number | undefined): DynamicModule {
+    if (metricsPort === undefined) return { module: MetricsModule, controllers: [MetricsController] };
+    return { module: MetricsModule, providers: [{ provide: METRICS_PORT, useValue: metricsPort }, MetricsServer], exports: [MetricsServer] };
+  }
+
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(HttpMetricsMiddleware).forRoutes('*');
   }

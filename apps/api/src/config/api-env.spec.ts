@@ -40,4 +40,16 @@ describe('the api configuration', () => {
     expect(problems({ ...complete, TRUSTED_PROXIES: '10.0.0.0/8, ingress.local, ::1/129' })).toMatch(/TRUSTED_PROXIES is malformed \(.*: ingress.local, ::1\/129\)/);
     expect(loadApiEnv({ ...complete, TRUSTED_PROXIES: 'loopback, 10.0.0.0/8, fd00::/8' }).trustedProxies).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8']);
   });
+
+  it('exposes the docs only in development unless EXPOSE_DOCS says, and keeps METRICS_PORT off PORT', () => {
+    expect(loadApiEnv(complete).docsExposed).toBe(false);
+    expect(loadApiEnv({ ...complete, NODE_ENV: 'production' }).docsExposed).toBe(false);
+    expect(loadApiEnv({ ...complete, NODE_ENV: 'development' }).docsExposed).toBe(true);
+    expect(loadApiEnv({ ...complete, NODE_ENV: 'development', EXPOSE_DOCS: 'false' }).docsExposed).toBe(false);
+    expect(loadApiEnv({ ...complete, EXPOSE_DOCS: 'true' }).docsExposed).toBe(true);
+    expect(problems({ ...complete, EXPOSE_DOCS: 'yes' })).toMatch(/EXPOSE_DOCS is malformed \(EXPOSE_DOCS must be true or false\)/);
+    expect(problems({ ...complete, PORT: '8080', METRICS_PORT: '8080' })).toMatch(/METRICS_PORT is malformed \(METRICS_PORT must differ from PORT\)/);
+    expect(problems({ ...complete, METRICS_PORT: '70000' })).toMatch(/METRICS_PORT is malformed/);
+    expect(loadApiEnv({ ...complete, PORT: '8080', METRICS_PORT: '9100' })).toMatchObject({ METRICS_PORT: 9100 });
+  });
 });

@@ -127,6 +127,15 @@ export class ApiEnv extends CommonEnv {
   @Max(60_000)
   STREAM_TOKEN_RECHECK_MS = 2000;
 
+  /** Swagger UI at /docs and the OpenAPI document at /docs-json; unset: only when NODE_ENV=development */
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'EXPOSE_DOCS must be true or false' })
+  EXPOSE_DOCS?: 'true' | 'false';
+
+  get docsExposed(): boolean {
+    return this.EXPOSE_DOCS === undefined ? (this.source ?? process.env)['NODE_ENV'] === 'development' : this.EXPOSE_DOCS === 'true';
+  }
+
   get trustedProxies(): string[] {
     return (this.TRUSTED_PROXIES ?? '')
       .split(',')
