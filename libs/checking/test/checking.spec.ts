@@ -234,14 +234,17 @@ describe('checking use cases (real database)', () => {
       properties: { messageId: undefined, correlationId: undefined, headers: { 'x-original-queue': queue, ...headers } },
     });
 
-    it('keeps a redelivered dead letter once, but two identical rejects twice', async () => {
+    it('keeps a dead letter delivered again once (also before the first was stored), but two messages with the same body twice', async () => {
       const broken = delivery('caldera.checking.agent.tasks', '{"task_id": 1}', { 'x-rejection-reason': 'invalid detection task' });
-      const first = await recordDeadLetter.execute(broken, 'caldera.checking.agent.tasks.dlq');
-      const second = await recordDeadLetter.execute(broken, 'caldera.checking.agent.tasks.dlq');
+      const withId = (messageId: string) => ({ ...broken, properties: { ...broken.properties, messageId } });
+      const first = await recordDeadLetter.execute(withId('m-1'), 'caldera.checking.agent.tasks.dlq');
+      const second = await recordDeadLetter.execute(withId('m-2'), 'caldera.checking.agent.tasks.dlq');
       expect(first.id).not.toBeNull();
       expect(second.id).not.toBeNull();
-      const redelivered = await recordDeadLetter.execute({ ...broken, fields: { ...broken.fields, redelivered: true } }, 'x.dlq');
+      // a redelivery, and the same delivery recorded again (a closed channel under a handler that had stored it)
+      const redelivered = await recordDeadLetter.execute({ ...withId('m-1'), fields: { ...broken.fields, redelivered: true } }, 'x.dlq');
       expect(redelivered.id).toBeNull();
+      expect((await recordDeadLetter.execute(withId('m-2'), 'caldera.checking.agent.tasks.dlq')).id).toBeNull();
       expect((await listDeadLetters.execute({ queue: 'caldera.checking.agent.tasks' })).total).toBe(2);
     });
 
