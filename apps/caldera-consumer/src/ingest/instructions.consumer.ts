@@ -54,7 +54,7 @@ export class InstructionsConsumer implements OnApplicationBootstrap, BeforeAppli
       const about = log.with({ execution_id: stored.executionId, correlation_id: stored.correlationId });
       if (stored.created) {
         about.log(
-          `stored the execution of "${execution.command}" on ${execution.agentHost} (operation ${execution.operationId}) ` +
+          `stored the execution of "${execution.command}" on ${execution.agentHost || `agent ${execution.agentPaw}`} (operation ${execution.operationId}) ` +
             `with ${stored.taskIds.length} detection task(s); verdict ${stored.verdict}`,
         );
       } else {
