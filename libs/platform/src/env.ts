@@ -38,6 +38,11 @@ export class CommonEnv {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
+  /** `pretty` for people (pino-pretty), `json` for collectors; unset: pretty when stdout is a terminal */
+  @IsOptional()
+  @IsIn(['json', 'pretty'])
+  LOG_FORMAT?: 'json' | 'pretty';
+
   @IsOptional()
   @Type(() => Number)
   @IsInt()
