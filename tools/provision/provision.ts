@@ -32,7 +32,7 @@ export {
 export const DEFAULT_MANAGEMENT_URL = 'http://127.0.0.1:15672';
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 
-export const USAGE = `usage: npm run provision [-- --export FILE] [-- --namespace NS]
+export const USAGE = `usage: npm run provision [-- --export FILE] [-- --database-only] [-- --namespace NS]
 
   Applies the RabbitMQ topology (vhosts /caldera_checking and /soar, users, permissions, topic permissions,
   limits, exchanges, quorum queues, bindings, policies) through the management HTTP API, then, when
@@ -40,6 +40,7 @@ export const USAGE = `usage: npm run provision [-- --export FILE] [-- --namespac
   Idempotent. Table privileges follow the migrations: npm run migrate applies them.
 
   --export FILE     write definitions.json for compose/Kubernetes instead (does not contact the broker)
+  --database-only   PostgreSQL only (compose, whose broker loads the exported definitions)
   --namespace NS    tests only: suffix vhosts and prefix users with NS (also BROKER_NAMESPACE)
 
 environment (real environment, then .env, then .env.example):
@@ -60,8 +61,8 @@ export interface CliIo {
 
 class UsageError extends Error {}
 
-function parseArgs(argv: string[]): { exportFile?: string; namespace?: string; help: boolean } {
-  const args: { exportFile?: string; namespace?: string; help: boolean } = { help: false };
+function parseArgs(argv: string[]): { exportFile?: string; namespace?: string; help: boolean; databaseOnly: boolean } {
+  const args: { exportFile?: string; namespace?: string; help: boolean; databaseOnly: boolean } = { help: false, databaseOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -71,6 +72,7 @@ function parseArgs(argv: string[]): { exportFile?: string; namespace?: string; h
     };
     if (a === '--help' || a === '-h') args.help = true;
     else if (a === '--export' || a.startsWith('--export=')) args.exportFile = value();
+    else if (a === '--database-only') args.databaseOnly = true;
     else if (a === '--namespace' || a.startsWith('--namespace=')) args.namespace = value();
     else throw new UsageError(`unknown argument ${a}`);
   }
@@ -94,6 +96,11 @@ export async function runProvisionCli(
     const namespace = args.namespace ?? (env.BROKER_NAMESPACE || undefined);
     if (namespace !== undefined && !NAMESPACE_PATTERN.test(namespace)) {
       throw new UsageError(`namespace must match ${NAMESPACE_PATTERN}`);
+    }
+    if (args.databaseOnly) {
+      const adminUrl = checkedDatabaseUrl(PROVISION_DATABASE_URL, env);
+      await provisionDatabase(adminUrl, databaseProvisioningFromEnv(env, { namespace }), io.out);
+      return 0;
     }
     const topology = buildTopology({ namespace });
     const passwords = passwordsFromEnv(topology, env);
