@@ -11,7 +11,8 @@ import { loadDevEnv } from '../env';
 async function main(): Promise<void> {
   const env = loadDevEnv();
   const url = checkedDatabaseUrl(MIGRATE_DATABASE_URL, env);
-  refuseDevelopmentSecrets(env);
+  // its own secret only: the broker's development passwords that .env.example fills in are not this tool's business
+  refuseDevelopmentSecrets({ NODE_ENV: env['NODE_ENV'], ALLOW_DEVELOPMENT_SECRETS: env['ALLOW_DEVELOPMENT_SECRETS'], [MIGRATE_DATABASE_URL]: url });
   await databaseExists(url);
   const ran = await runMigrations(url);
   console.log(ran.length ? `applied ${ran.length} migration(s): ${ran.join(', ')}` : 'schema is up to date; nothing to apply');

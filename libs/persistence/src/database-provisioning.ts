@@ -153,13 +153,13 @@ async function adoptSchema(client: ClientBase, ownerRole: string, log: (line: st
   }
   // sequences owned by a table move with it; extension members stay with their extension
   const objects = (await client.query(
-    `SELECT c.relname AS name, c.relkind AS kind, pg_get_userbyid(c.relowner) AS owner
+    `SELECT c.relname::text AS name, c.relkind::text AS kind, pg_get_userbyid(c.relowner) AS owner
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.relowner <> $1::regrole
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i', 'e') AND d.classid = 'pg_class'::regclass
                         AND (d.deptype = 'e' OR c.relkind = 'S'))
      UNION ALL
-     SELECT p.oid::regprocedure::text, 'function', pg_get_userbyid(p.proowner)
+     SELECT p.oid::regprocedure::text, 'function'::text, pg_get_userbyid(p.proowner)
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
       WHERE n.nspname = 'public' AND p.proowner <> $1::regrole
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')`,

@@ -9,7 +9,7 @@ export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
  * the owner (migrations) touches. The sequence behind a serial column follows its table: USAGE for an app that may
  * INSERT. Note: `SELECT … FOR UPDATE` needs UPDATE too, and `INSERT … ON CONFLICT DO UPDATE` needs UPDATE.
  *
- * A migration that adds a table must add its entry here: `libs/persistence/test/grants.spec.ts` fails until it does,
+ * A migration that adds a table must add its entry here: `tools/security/grants.spec.ts` fails until it does,
  * and `npm run migrate` refuses a schema with a table this map does not name.
  */
 export const TABLE_GRANTS: Readonly<Record<string, Readonly<Partial<Record<DatabaseApp, readonly TablePrivilege[]>>>>> = {

@@ -45,7 +45,7 @@ export interface RoledTestDatabase extends TestDatabase {
   readonly ownerUrl: string;
   /** as the app's own role */
   appUrl(app: DatabaseApp): string;
-  /** MIGRATE_DATABASE_URL and every `<APP>_DATABASE_URL`, each with its own role */
+  /** every `<APP>_DATABASE_URL`, each with its own role (not the owner's: no app holds it) */
   env(): Record<string, string>;
 }
 
@@ -78,7 +78,7 @@ export async function createRoledTestDatabase(server = TEST_DATABASE_SERVER): Pr
     namespace,
     ownerUrl: env[MIGRATE_DATABASE_URL],
     appUrl: (app) => env[databaseUrlEnvOf(app)],
-    env: () => ({ ...env }),
+    env: () => Object.fromEntries(DATABASE_APPS.map((app) => [databaseUrlEnvOf(app), env[databaseUrlEnvOf(app)]])),
     drop,
   };
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { TEST_DATABASE_SERVER, createTestDatabase, TestDatabase } from '@purple/testing';
-import { DATABASE_APPS, TABLE_GRANTS, databaseRoleOf, databaseUrlEnvOf, grantsOf, missingGrantsMessage, ownerRoleOf, scramVerifier } from '../src';
+import { ConfigError } from '@purple/platform';
+import { DATABASE_APPS, TABLE_GRANTS, databaseRoleOf, databaseUrlFrom, databaseUrlEnvOf, grantsOf, missingGrantsMessage, ownerRoleOf, scramVerifier } from '@purple/persistence';
 
 /**
  * Every table the migrations create must declare who may use it (issue 12 #12). A migration that adds a table fails
@@ -58,6 +59,21 @@ describe('database roles and their names', () => {
     expect(ownerRoleOf({ namespace: 'd1' })).toBe('d1_purple_owner');
     expect(DATABASE_APPS).not.toContain('api-worker');
     expect(grantsOf('caldera-bridge')).toEqual({ caldera_bridge_sent_link: ['SELECT', 'INSERT'] });
+  });
+
+  it('checks an app\'s URL at start, naming its variable', () => {
+    const problems = (env: NodeJS.ProcessEnv) => {
+      try {
+        databaseUrlFrom('dispatcher', env);
+        return 'no error';
+      } catch (error) {
+        return (error as ConfigError).problems.join('; ');
+      }
+    };
+    expect(problems({})).toBe('DISPATCHER_DATABASE_URL is missing');
+    expect(problems({ DISPATCHER_DATABASE_URL: 'mysql://x@h/db' })).toBe('DISPATCHER_DATABASE_URL is malformed (must be a postgres:// URL)');
+    expect(problems({ DISPATCHER_DATABASE_URL: 'postgres://h:5432/purple' })).toMatch(/^DISPATCHER_DATABASE_URL is malformed \(must name the role/);
+    expect(problems({ DISPATCHER_DATABASE_URL: 'postgres://purple_dispatcher:pw@h:5432/purple', DATABASE_URL: 'postgres://postgres@h/purple' })).toBe('no error');
   });
 
   it('sends PostgreSQL a SCRAM-SHA-256 verifier, never the password: the one PostgreSQL computes itself', async () => {
