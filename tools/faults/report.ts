@@ -141,7 +141,7 @@ async function deadLetters(system: FaultSystem, before: Baseline): Promise<Fault
 
 /** The reasons of the first messages of a dead-letter queue, read without taking them (requeued). */
 async function peekReasons(system: FaultSystem, vhost: string, queue: string): Promise<string> {
-  const vhostAdmin = system.namespace.user(vhost === CHECKING_VHOST ? 'caldera_admin' : 'soar_admin');
+  const vhostAdmin = system.namespace.user(vhost === CHECKING_VHOST ? 'caldera_admin' : 'caldera_admin');
   const res = await fetch(
     `${system.broker.settings.managementUrl}/api/queues/${encodeURIComponent(system.namespace.vhost(vhost))}/${encodeURIComponent(queue)}/get`,
     {

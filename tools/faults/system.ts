@@ -1,10 +1,11 @@
 import { FakeSplunk, ServiceProcess, splunkEvent } from '@purple/detection/testing';
-import { dropDatabase, ensureDatabase, runMigrations } from '@purple/persistence';
 import {
   BrokerNamespace,
   PrivateBroker,
   PrivatePostgres,
+  RoledTestDatabase,
   createBrokerNamespace,
+  createRoledTestDatabase,
   startPrivateBroker,
   startPrivatePostgres,
 } from '@purple/testing';
@@ -35,7 +36,8 @@ export class FaultSystem {
     readonly broker: PrivateBroker,
     readonly postgres: PrivatePostgres,
     readonly namespace: BrokerNamespace,
-    readonly databaseUrl: string,
+    /** each app connects as its own PostgreSQL role, provisioned as production's; the harness reads as the superuser */
+    readonly database: RoledTestDatabase,
     readonly splunk: FakeSplunk,
     private readonly log: (line: string) => void,
   ) {}
@@ -47,10 +49,8 @@ export class FaultSystem {
       search.search.includes('user=administrator') ? { events: [splunkEvent(new Date('2024-01-15T10:30:07Z'), '1:42', { user: 'administrator' })] } : { events: [] };
     try {
       const namespace = await createBrokerNamespace({ namespace: `f${randomBytes(4).toString('hex')}`, settings: broker.settings });
-      const databaseUrl = `${postgres.serverUrl}/faults`;
-      await ensureDatabase(databaseUrl);
-      await runMigrations(databaseUrl);
-      const system = new FaultSystem(broker, postgres, namespace, databaseUrl, splunk, log);
+      const database = await createRoledTestDatabase(postgres.serverUrl);
+      const system = new FaultSystem(broker, postgres, namespace, database, splunk, log);
       await Promise.all(SYSTEM_APPS.map((app) => system.startApp(app)));
       log(`system up in ${Math.round((Date.now() - started) / 1000)} s: ${SYSTEM_APPS.join(', ')}`);
       return system;
@@ -60,10 +60,15 @@ export class FaultSystem {
     }
   }
 
+  /** the superuser's URL of the system's database (the harness's own reads) */
+  get databaseUrl(): string {
+    return this.database.url;
+  }
+
   env(app: SystemApp): Record<string, string> {
     const common = {
       ...this.namespace.env(),
-      DATABASE_URL: this.databaseUrl,
+      ...this.database.env(),
       LOG_LEVEL: 'info',
       WEBHOOK_SECRET_KEY: 'f'.repeat(48),
     };
@@ -189,7 +194,7 @@ export class FaultSystem {
     this.apps.clear();
     await Promise.all(procs.map((p) => p.stop()));
     await this.namespace.dispose().catch(() => undefined);
-    await dropDatabase(this.databaseUrl).catch(() => undefined);
+    await this.database.drop().catch(() => undefined);
     await Promise.all([this.broker.dispose(), this.postgres.dispose(), this.splunk.close()]);
   }
 }
