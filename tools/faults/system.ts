@@ -30,6 +30,8 @@ export class FaultSystem {
   /** every process an app had, for the defects report (exit codes and last lines of those that died) */
   readonly crashed: Array<{ app: SystemApp; pid: number | undefined; exit: string; at: number; lastLines: string[] }> = [];
   readonly adminSecret = randomBytes(24).toString('base64url');
+  /** apps stopped on purpose, not to be restarted as crashed */
+  private readonly away = new Set<SystemApp>();
 
   private constructor(
     readonly broker: PrivateBroker,
@@ -118,9 +120,23 @@ export class FaultSystem {
     await this.startApp(app);
   }
 
+  /** SIGTERM, and no restart until comeBack() (a consumer that is away: the backpressure suite). */
+  async stopApp(app: SystemApp): Promise<void> {
+    const proc = this.apps.get(app);
+    this.away.add(app);
+    this.apps.delete(app);
+    await proc?.stop();
+  }
+
+  async comeBack(app: SystemApp): Promise<void> {
+    this.away.delete(app);
+    if (!this.apps.has(app)) await this.startApp(app);
+  }
+
   /** Apps that died on their own are started again, as a supervisor would, so the suite can go on counting. */
   async restartCrashed(): Promise<SystemApp[]> {
     const dead = SYSTEM_APPS.filter((app) => {
+      if (this.away.has(app)) return false;
       const proc = this.apps.get(app);
       return !proc || proc.child.exitCode !== null || proc.child.signalCode !== null;
     });
@@ -132,7 +148,7 @@ export class FaultSystem {
   /** Names of the apps whose /health/ready does not answer 200 right now. */
   async notReady(): Promise<string[]> {
     const answers = await Promise.all(
-      SYSTEM_APPS.map(async (app) => {
+      SYSTEM_APPS.filter((app) => !this.away.has(app)).map(async (app) => {
         const proc = this.apps.get(app);
         if (!proc) return app;
         const ok = await fetch(`http://127.0.0.1:${proc.port}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
