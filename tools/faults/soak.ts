@@ -91,6 +91,13 @@ async function main(): Promise<number> {
   out(`soak: ${BUS} bus messages over ${PAIRS} pairs, ${EXECUTIONS} executions, a fault every ${PAUSE_MS / 1000} s`);
   await buildApps(SYSTEM_APPS);
   const system = await FaultSystem.start(out);
+  // Ctrl-C or SIGTERM: the private servers and the apps go too (nothing of the soak is left running)
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      out(`${signal}: stopping the soak`);
+      void system.dispose().finally(() => process.exit(130));
+    });
+  }
   const samples: RssSample[] = [];
   const sampler = setInterval(() => {
     for (const [app, proc] of system.apps) {
