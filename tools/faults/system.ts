@@ -53,7 +53,13 @@ export class FaultSystem {
       await ensureDatabase(databaseUrl);
       await runMigrations(databaseUrl);
       const system = new FaultSystem(broker, postgres, namespace, databaseUrl, splunk, log);
-      await Promise.all(SYSTEM_APPS.map((app) => system.startApp(app)));
+      const starting = await Promise.allSettled(SYSTEM_APPS.map((app) => system.startApp(app)));
+      const failed = starting.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        // the apps that did start go too: nothing of a system that never came up is left running
+        await Promise.all([...system.apps.values()].map((p) => p.stop()));
+        throw failed.reason;
+      }
       log(`system up in ${Math.round((Date.now() - started) / 1000)} s: ${SYSTEM_APPS.join(', ')}`);
       return system;
     } catch (error) {
