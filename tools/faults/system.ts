@@ -18,6 +18,13 @@ export { SYSTEM_APPS };
 export type SystemApp = (typeof SYSTEM_APPS)[number] & AppName;
 
 export const ADMIN_ID = 'faults-admin';
+
+export interface FaultSystemOptions {
+  /** the apps to run (default: every one of SYSTEM_APPS) */
+  apps?: readonly SystemApp[];
+  /** variables added to (or overriding) an app's environment */
+  env?: Partial<Record<SystemApp, Record<string, string>>>;
+}
 const SPLUNK_TOKEN = 'faults-splunk-token-0123456789';
 const APP_START_TIMEOUT_MS = 180_000;
 
@@ -30,6 +37,9 @@ export class FaultSystem {
   /** every process an app had, for the defects report (exit codes and last lines of those that died) */
   readonly crashed: Array<{ app: SystemApp; pid: number | undefined; exit: string; at: number; lastLines: string[] }> = [];
   readonly adminSecret = randomBytes(24).toString('base64url');
+  /** random per system, so the security suite can look for them in every answer */
+  readonly tokenSigningKey = randomBytes(32).toString('hex');
+  readonly webhookSecretKey = randomBytes(24).toString('hex');
 
   private constructor(
     readonly broker: PrivateBroker,
@@ -38,21 +48,29 @@ export class FaultSystem {
     readonly databaseUrl: string,
     readonly splunk: FakeSplunk,
     private readonly log: (line: string) => void,
+    private readonly options: FaultSystemOptions,
   ) {}
 
-  static async start(log: (line: string) => void): Promise<FaultSystem> {
+  /** The apps the system runs (all of SYSTEM_APPS unless the options named fewer). */
+  get appNames(): readonly SystemApp[] {
+    return this.options.apps ?? SYSTEM_APPS;
+  }
+
+  static async start(log: (line: string) => void, options: FaultSystemOptions = {}): Promise<FaultSystem> {
     const started = Date.now();
+    const apps = options.apps ?? SYSTEM_APPS;
     const [broker, postgres, splunk] = await Promise.all([startPrivateBroker({ log }), startPrivatePostgres({ log }), FakeSplunk.start({ token: SPLUNK_TOKEN })]);
     splunk.respond = (search) =>
       search.search.includes('user=administrator') ? { events: [splunkEvent(new Date('2024-01-15T10:30:07Z'), '1:42', { user: 'administrator' })] } : { events: [] };
     try {
       const namespace = await createBrokerNamespace({ namespace: `f${randomBytes(4).toString('hex')}`, settings: broker.settings });
-      const databaseUrl = `${postgres.serverUrl}/faults`;
+      // the server trusts local connections, so the password is never asked for; it is there to be looked for
+      const databaseUrl = postgres.serverUrl.replace('postgres@', `postgres:${randomBytes(12).toString('hex')}@`) + '/faults';
       await ensureDatabase(databaseUrl);
       await runMigrations(databaseUrl);
-      const system = new FaultSystem(broker, postgres, namespace, databaseUrl, splunk, log);
-      await Promise.all(SYSTEM_APPS.map((app) => system.startApp(app)));
-      log(`system up in ${Math.round((Date.now() - started) / 1000)} s: ${SYSTEM_APPS.join(', ')}`);
+      const system = new FaultSystem(broker, postgres, namespace, databaseUrl, splunk, log, options);
+      await Promise.all(apps.map((app) => system.startApp(app)));
+      log(`system up in ${Math.round((Date.now() - started) / 1000)} s: ${apps.join(', ')}`);
       return system;
     } catch (error) {
       await Promise.all([broker.dispose(), postgres.dispose(), splunk.close()]);
@@ -61,18 +79,22 @@ export class FaultSystem {
   }
 
   env(app: SystemApp): Record<string, string> {
+    return { ...this.baseEnv(app), ...this.options.env?.[app] };
+  }
+
+  private baseEnv(app: SystemApp): Record<string, string> {
     const common = {
       ...this.namespace.env(),
       DATABASE_URL: this.databaseUrl,
       LOG_LEVEL: 'info',
-      WEBHOOK_SECRET_KEY: 'f'.repeat(48),
+      WEBHOOK_SECRET_KEY: this.webhookSecretKey,
     };
     switch (app) {
       case 'api':
         return {
           ...common,
           RABBITMQ_MANAGEMENT_URL: this.broker.settings.managementUrl,
-          TOKEN_SIGNING_KEY: 'a'.repeat(64),
+          TOKEN_SIGNING_KEY: this.tokenSigningKey,
           ADMIN_CLIENT_ID: ADMIN_ID,
           ADMIN_CLIENT_SECRET: this.adminSecret,
         };
@@ -120,7 +142,7 @@ export class FaultSystem {
 
   /** Apps that died on their own are started again, as a supervisor would, so the suite can go on counting. */
   async restartCrashed(): Promise<SystemApp[]> {
-    const dead = SYSTEM_APPS.filter((app) => {
+    const dead = this.appNames.filter((app) => {
       const proc = this.apps.get(app);
       return !proc || proc.child.exitCode !== null || proc.child.signalCode !== null;
     });
@@ -132,7 +154,7 @@ export class FaultSystem {
   /** Names of the apps whose /health/ready does not answer 200 right now. */
   async notReady(): Promise<string[]> {
     const answers = await Promise.all(
-      SYSTEM_APPS.map(async (app) => {
+      this.appNames.map(async (app) => {
         const proc = this.apps.get(app);
         if (!proc) return app;
         const ok = await fetch(`http://127.0.0.1:${proc.port}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
@@ -149,7 +171,7 @@ export class FaultSystem {
   async appsWithoutConnection(): Promise<SystemApp[]> {
     const connections = await this.namespace.management().get<Array<{ user: string }>>('/api/connections');
     const users = new Set(connections.map((c) => c.user));
-    return SYSTEM_APPS.filter((app) => !users.has(roleOf(app, { namespace: this.namespace.namespace }).user));
+    return this.appNames.filter((app) => !users.has(roleOf(app, { namespace: this.namespace.namespace }).user));
   }
 
   /** The apps' broker connections (not the suite's own load connections), closed through the management API. */
