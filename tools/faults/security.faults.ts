@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { ABUSE_INBOX_FULL_RETRY_MS, NOTIFY_COUNT, abuse } from './suites/abuse';
+import { ABUSE_INBOX_FULL_RETRY_MS, ABUSE_SEND_RATE_PER_SECOND, NOTIFY_COUNT, abuse } from './suites/abuse';
 import { Checks, MIN_GENERATED_REQUESTS, SecurityContext, crossClientIsolation, forgedTokens, generatedRequests } from './suites/security';
 import { out, useSystem } from './suite';
 
@@ -22,7 +22,7 @@ describe('security suite (private broker and database, apps as processes)', () =
   const system = useSystem({
     apps: ['api', 'bus-router', 'caldera-consumer', 'result-consumer'],
     env: {
-      api: { EXPOSE_DOCS: 'true' },
+      api: { EXPOSE_DOCS: 'true', SEND_RATE_PER_SECOND: String(ABUSE_SEND_RATE_PER_SECOND) },
       'bus-router': { ROUTER_INBOX_FULL_RETRY_MS: String(ABUSE_INBOX_FULL_RETRY_MS) },
     },
   });

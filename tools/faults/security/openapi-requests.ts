@@ -168,6 +168,7 @@ const hostileJsonValues = (): unknown[] => [
   JSON.parse('{"__proto__":{"admin":true}}'),
   { constructor: { prototype: { admin: true } } },
   nested(2_000),
+  nested(20_000),
   'x'.repeat(300_000),
   ...HOSTILE_STRINGS,
 ];

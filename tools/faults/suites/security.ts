@@ -51,7 +51,8 @@ export class SecurityContext {
   }
 
   async createClient(id: string, extra: Record<string, unknown> = {}): Promise<Client> {
-    const res = await this.call('POST', '/clients', { token: this.admin, json: { client_id: id, client_name: id, subscription: `${id}.#`, ...extra } });
+    const bus = !extra['scopes'] || (extra['scopes'] as string[]).includes('bus');
+    const res = await this.call('POST', '/clients', { token: this.admin, json: { client_id: id, client_name: id, ...(bus ? { subscription: `${id}.#` } : {}), ...extra } });
     if (res.status !== 201) throw new Error(`POST /clients ${id}: ${res.status} ${res.text.slice(0, 300)}`);
     const secret = (JSON.parse(res.text) as { client_secret: string }).client_secret;
     return { id, secret, token: await tokenFor(this.system, id, secret) };
