@@ -19,6 +19,13 @@ export { SYSTEM_APPS };
 export type SystemApp = (typeof SYSTEM_APPS)[number] & AppName;
 
 export const ADMIN_ID = 'faults-admin';
+
+export interface FaultSystemOptions {
+  /** the apps to run (default: every one of SYSTEM_APPS) */
+  apps?: readonly SystemApp[];
+  /** variables added to (or overriding) an app's environment */
+  env?: Partial<Record<SystemApp, Record<string, string>>>;
+}
 const SPLUNK_TOKEN = 'faults-splunk-token-0123456789';
 /** generous: on a shared 2-core machine under load ≈ 60 an app took over 3 minutes to answer ready */
 const APP_START_TIMEOUT_MS = 300_000;
@@ -34,6 +41,9 @@ export class FaultSystem {
   readonly adminSecret = randomBytes(24).toString('base64url');
   /** apps stopped on purpose, not to be restarted as crashed */
   private readonly away = new Set<SystemApp>();
+  /** random per system, so the security suite can look for them in every answer */
+  readonly tokenSigningKey = randomBytes(32).toString('hex');
+  readonly webhookSecretKey = randomBytes(24).toString('hex');
 
   private constructor(
     readonly broker: PrivateBroker,
@@ -43,18 +53,25 @@ export class FaultSystem {
     readonly database: RoledTestDatabase,
     readonly splunk: FakeSplunk,
     private readonly log: (line: string) => void,
+    private readonly options: FaultSystemOptions,
   ) {}
 
-  static async start(log: (line: string) => void): Promise<FaultSystem> {
+  /** The apps the system runs (all of SYSTEM_APPS unless the options named fewer). */
+  get appNames(): readonly SystemApp[] {
+    return this.options.apps ?? SYSTEM_APPS;
+  }
+
+  static async start(log: (line: string) => void, options: FaultSystemOptions = {}): Promise<FaultSystem> {
     const started = Date.now();
+    const apps = options.apps ?? SYSTEM_APPS;
     const [broker, postgres, splunk] = await Promise.all([startPrivateBroker({ log }), startPrivatePostgres({ log }), FakeSplunk.start({ token: SPLUNK_TOKEN })]);
     splunk.respond = (search) =>
       search.search.includes('user=administrator') ? { events: [splunkEvent(new Date('2024-01-15T10:30:07Z'), '1:42', { user: 'administrator' })] } : { events: [] };
     try {
       const namespace = await createBrokerNamespace({ namespace: `f${randomBytes(4).toString('hex')}`, settings: broker.settings });
       const database = await createRoledTestDatabase(postgres.serverUrl);
-      const system = new FaultSystem(broker, postgres, namespace, database, splunk, log);
-      const starting = await Promise.allSettled(SYSTEM_APPS.map((app) => system.startApp(app)));
+      const system = new FaultSystem(broker, postgres, namespace, database, splunk, log, options);
+      const starting = await Promise.allSettled(apps.map((app) => system.startApp(app)));
       const failed = starting.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) {
         // the apps that did start go too: nothing of a system that never came up is left running
@@ -63,7 +80,7 @@ export class FaultSystem {
         await Promise.all(procs.map((p) => p.stop()));
         throw failed.reason;
       }
-      log(`system up in ${Math.round((Date.now() - started) / 1000)} s: ${SYSTEM_APPS.join(', ')}`);
+      log(`system up in ${Math.round((Date.now() - started) / 1000)} s: ${apps.join(', ')}`);
       return system;
     } catch (error) {
       await Promise.all([broker.dispose(), postgres.dispose(), splunk.close()]);
@@ -77,18 +94,22 @@ export class FaultSystem {
   }
 
   env(app: SystemApp): Record<string, string> {
+    return { ...this.baseEnv(app), ...this.options.env?.[app] };
+  }
+
+  private baseEnv(app: SystemApp): Record<string, string> {
     const common = {
       ...this.namespace.env(),
       ...this.database.env(),
       LOG_LEVEL: 'info',
-      WEBHOOK_SECRET_KEY: 'f'.repeat(48),
+      WEBHOOK_SECRET_KEY: this.webhookSecretKey,
     };
     switch (app) {
       case 'api':
         return {
           ...common,
           RABBITMQ_MANAGEMENT_URL: this.broker.settings.managementUrl,
-          TOKEN_SIGNING_KEY: 'a'.repeat(64),
+          TOKEN_SIGNING_KEY: this.tokenSigningKey,
           ADMIN_CLIENT_ID: ADMIN_ID,
           ADMIN_CLIENT_SECRET: this.adminSecret,
         };
@@ -149,7 +170,7 @@ export class FaultSystem {
 
   /** Apps that died on their own are started again, as a supervisor would, so the suite can go on counting. */
   async restartCrashed(): Promise<SystemApp[]> {
-    const dead = SYSTEM_APPS.filter((app) => {
+    const dead = this.appNames.filter((app) => {
       if (this.away.has(app)) return false;
       const proc = this.apps.get(app);
       return !proc || proc.child.exitCode !== null || proc.child.signalCode !== null;
@@ -162,7 +183,7 @@ export class FaultSystem {
   /** Names of the apps whose /health/ready does not answer 200 right now. */
   async notReady(): Promise<string[]> {
     const answers = await Promise.all(
-      SYSTEM_APPS.filter((app) => !this.away.has(app)).map(async (app) => {
+      this.appNames.filter((app) => !this.away.has(app)).map(async (app) => {
         const proc = this.apps.get(app);
         if (!proc) return app;
         const ok = await fetch(`http://127.0.0.1:${proc.port}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
@@ -179,7 +200,7 @@ export class FaultSystem {
   async appsWithoutConnection(): Promise<SystemApp[]> {
     const connections = await this.namespace.management().get<Array<{ user: string }>>('/api/connections');
     const users = new Set(connections.map((c) => c.user));
-    return SYSTEM_APPS.filter((app) => !users.has(roleOf(app, { namespace: this.namespace.namespace }).user));
+    return this.appNames.filter((app) => !users.has(roleOf(app, { namespace: this.namespace.namespace }).user));
   }
 
   /** The apps' broker connections (not the suite's own load connections), closed through the management API. */

@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ApiEnv } from './config/api-env';
 import { bodyParserErrorsAsJson } from './http/body-parser-errors';
+import { refuseDeepJson } from './http/refuse-deep-json';
 import { securityHeaders } from './http/security-headers';
 import { setupSwagger } from './swagger';
 
@@ -22,5 +23,6 @@ export function configureApi(app: INestApplication): void {
   http.useBodyParser('json', { limit: MAX_BODY_BYTES });
   http.useBodyParser('urlencoded', { limit: MAX_BODY_BYTES, extended: false });
   http.use(bodyParserErrorsAsJson(MAX_BODY_BYTES));
+  http.use(refuseDeepJson);
   if (env.docsExposed) setupSwagger(app);
 }

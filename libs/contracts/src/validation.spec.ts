@@ -3,6 +3,9 @@ import {
   DetectionTaskMessage,
   ExecutionResultMessage,
   MessageValidationError,
+  MAX_JSON_DEPTH,
+  NotifyRequest,
+  jsonDepthExceeds,
   parseJsonMessage,
   validateMessage,
 } from './index';
@@ -75,5 +78,26 @@ describe('assertMessage', () => {
     expect(thrown).toBeInstanceOf(MessageValidationError);
     expect((thrown as MessageValidationError).errors).toEqual(['task_id should not be empty']);
     expect((thrown as Error).message).toBe('invalid DetectionTaskMessage: task_id should not be empty');
+  });
+});
+
+describe('deeply nested JSON (20,000 nested arrays overflowed class-transformer and JSON.stringify: a 500 or a throwing consumer)', () => {
+  const nested = (depth: number): unknown => {
+    let value: unknown = 'deep';
+    for (let i = 0; i < depth; i++) value = i % 2 ? { a: value } : [value];
+    return value;
+  };
+
+  it('measures depth without recursion, objects and arrays alike', () => {
+    expect(jsonDepthExceeds(nested(MAX_JSON_DEPTH))).toBe(false);
+    expect(jsonDepthExceeds(nested(MAX_JSON_DEPTH + 1))).toBe(true);
+    expect(jsonDepthExceeds(nested(1_000_000))).toBe(true);
+    expect(jsonDepthExceeds('text')).toBe(false);
+  });
+
+  it('refuses a message nested deeper than MAX_JSON_DEPTH with a reason, instead of throwing', () => {
+    expect(validateMessage(NotifyRequest, { message: nested(MAX_JSON_DEPTH - 1) }).ok).toBe(true);
+    expect(validateMessage(NotifyRequest, { message: nested(20_000) })).toEqual({ ok: false, errors: [`payload is nested deeper than ${MAX_JSON_DEPTH} levels`] });
+    expect(parseJsonMessage(NotifyRequest, `{"message":${'['.repeat(20_000)}${']'.repeat(20_000)}}`).ok).toBe(false);
   });
 });

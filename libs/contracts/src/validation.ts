@@ -71,6 +71,25 @@ export function formatValidationErrors(errors: ValidationError[], parentPath = '
   return out;
 }
 
+/**
+ * The deepest nesting of objects and arrays a message or request body may have. class-transformer and
+ * JSON.stringify recurse once per level, and a few thousand levels (a 40 kB body) overflow the stack: the
+ * request would fail as a 500, and a consumer would throw instead of dead-lettering.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether a parsed JSON value nests objects or arrays more than `max` levels deep; walks without recursion. */
+export function jsonDepthExceeds(value: unknown, max = MAX_JSON_DEPTH): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth + 1 > max) return true;
+    for (const child of Object.values(current)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -89,6 +108,7 @@ export function validateMessage<T extends object>(cls: ClassConstructor<T>, payl
   if (!isPlainObject(payload)) {
     return { ok: false, errors: [`payload must be a JSON object, got ${describe(payload)}`] };
   }
+  if (jsonDepthExceeds(payload)) return { ok: false, errors: [`payload is nested deeper than ${MAX_JSON_DEPTH} levels`] };
   const instance = plainToInstance(cls, payload, { enableImplicitConversion: false });
   const errors = formatValidationErrors(validateSync(instance, VALIDATOR_OPTIONS));
   return errors.length ? { ok: false, errors } : { ok: true, value: instance };

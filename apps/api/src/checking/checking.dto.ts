@@ -4,7 +4,7 @@ import { IsIn, IsISO8601, IsInt, IsOptional, IsString, Max, MaxLength, Min } fro
 import { DETECTION_TYPES, EXECUTION_VERDICTS, HOST_OPERATING_SYSTEMS, TASK_STATUSES } from '@purple/contracts';
 
 export class PageQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 500, default: 50 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -12,7 +12,7 @@ export class PageQuery {
   @Max(500)
   limit = 50;
 
-  @ApiPropertyOptional({ minimum: 0, default: 0 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, default: 0 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

@@ -68,6 +68,7 @@ export class UpdateClientRequest {
   subscription?: string;
 
   @ApiPropertyOptional({
+    type: String,
     nullable: true,
     maxLength: WEBHOOK_URL_MAX_LENGTH,
     description: 'a new URL (a new webhook secret is issued and shown once; the webhook is enabled), or null to stop pushing',

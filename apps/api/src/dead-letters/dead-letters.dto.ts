@@ -7,7 +7,7 @@ export const MAX_DEAD_LETTERS_LISTED = 200;
 export const MAX_DEAD_LETTERS_REPLAYED = 1000;
 
 export class ListDeadLettersQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_DEAD_LETTERS_LISTED, default: 50 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_DEAD_LETTERS_LISTED, default: 50 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -17,7 +17,7 @@ export class ListDeadLettersQuery {
 }
 
 export class ReplayDeadLettersQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_DEAD_LETTERS_REPLAYED, default: MAX_DEAD_LETTERS_REPLAYED })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_DEAD_LETTERS_REPLAYED, default: MAX_DEAD_LETTERS_REPLAYED })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

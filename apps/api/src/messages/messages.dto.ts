@@ -57,7 +57,7 @@ export const MAX_RECEIVE_MESSAGES = 100;
 export const MAX_RECEIVE_WAIT_SECONDS = 20;
 
 export class ReceiveQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_RECEIVE_MESSAGES, default: 10, description: 'at most this many messages' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_RECEIVE_MESSAGES, default: 10, description: 'at most this many messages' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -66,6 +66,7 @@ export class ReceiveQuery {
   max_messages = 10;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 0,
     maximum: MAX_RECEIVE_WAIT_SECONDS,
     default: 0,

@@ -28,7 +28,9 @@ export class ReceiverDedupe {
     try {
       seen = await this.delivered.findDelivered(clientId, envelopes.map((e) => e.message_id), RECEIVE_DEDUPE_WINDOW_HOURS);
     } catch (error) {
-      throw new ServiceUnavailableException(`cannot check for duplicates: the database is unavailable (${(error as Error).message.split('\n')[0]})`);
+      // the driver's message names hosts, ports and users: the log gets it, never the caller
+      this.logger.warn(`cannot check ${clientId}'s messages for duplicates: ${(error as Error).message.split('\n')[0]}`);
+      throw new ServiceUnavailableException('cannot check for duplicates: the database is unavailable; try again later');
     }
     return envelopes.filter((envelope) => {
       const id = envelope.message_id;
