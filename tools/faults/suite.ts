@@ -1,5 +1,5 @@
 import { FaultCounts, formatCounts } from './report';
-import { FaultSystem } from './system';
+import { FaultSystem, SystemOptions } from './system';
 
 /** Suite output goes straight to stdout (jest's console adds a stack trace to every line). */
 export const out = (line: string) => process.stdout.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -7,11 +7,11 @@ export const out = (line: string) => process.stdout.write(`[faults ${new Date().
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A whole system per suite file, started before its test and removed after, whatever happened. */
-export function useSystem(): () => FaultSystem {
+export function useSystem(options: SystemOptions = {}): () => FaultSystem {
   let system: FaultSystem | undefined;
   beforeAll(async () => {
-    system = await FaultSystem.start(out);
-  }, 420_000);
+    system = await FaultSystem.start(out, options);
+  }, 900_000);
   afterAll(async () => {
     await system?.dispose();
   }, 120_000);

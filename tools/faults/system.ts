@@ -3,9 +3,11 @@ import { dropDatabase, ensureDatabase, runMigrations } from '@purple/persistence
 import {
   BrokerNamespace,
   PrivateBroker,
+  PrivateCluster,
   PrivatePostgres,
   createBrokerNamespace,
   startPrivateBroker,
+  startPrivateCluster,
   startPrivatePostgres,
 } from '@purple/testing';
 import { AppName, roleOf } from '@purple/topology';
@@ -16,6 +18,16 @@ import { SYSTEM_APPS } from './apps';
 
 export { SYSTEM_APPS };
 export type SystemApp = (typeof SYSTEM_APPS)[number] & AppName;
+/** one process of an app: `api`, or its second replica `api#2` */
+export type Instance = SystemApp | `${SystemApp}#${number}`;
+export const appOf = (instance: Instance): SystemApp => instance.split('#')[0] as SystemApp;
+
+export interface SystemOptions {
+  /** a cluster of this many RabbitMQ nodes instead of one node (every app gets RABBITMQ_URLS) */
+  clusterSize?: number;
+  /** processes per app (default 1) */
+  replicas?: number;
+}
 
 export const ADMIN_ID = 'faults-admin';
 const SPLUNK_TOKEN = 'faults-splunk-token-0123456789';
@@ -26,38 +38,62 @@ const APP_START_TIMEOUT_MS = 180_000;
  * every app in a process of its own as in production. Only what was started here is stopped, killed or removed.
  */
 export class FaultSystem {
-  readonly apps = new Map<SystemApp, ServiceProcess>();
+  readonly apps = new Map<Instance, ServiceProcess>();
   /** every process an app had, for the defects report (exit codes and last lines of those that died) */
-  readonly crashed: Array<{ app: SystemApp; pid: number | undefined; exit: string; at: number; lastLines: string[] }> = [];
+  readonly crashed: Array<{ app: Instance; pid: number | undefined; exit: string; at: number; lastLines: string[] }> = [];
   readonly adminSecret = randomBytes(24).toString('base64url');
+  /** every app process, in start order: `api`, `api#2`, `bus-router`, … */
+  readonly instances: Instance[];
+  private nextApi = 0;
 
   private constructor(
+    /** the single node, or the cluster's first node */
     readonly broker: PrivateBroker,
+    readonly cluster: PrivateCluster | undefined,
     readonly postgres: PrivatePostgres,
     readonly namespace: BrokerNamespace,
     readonly databaseUrl: string,
     readonly splunk: FakeSplunk,
     private readonly log: (line: string) => void,
-  ) {}
+    readonly replicas: number,
+  ) {
+    this.instances = SYSTEM_APPS.flatMap((app) => Array.from({ length: replicas }, (_, i) => (i === 0 ? app : (`${app}#${i + 1}` as Instance))));
+  }
 
-  static async start(log: (line: string) => void): Promise<FaultSystem> {
+  static async start(log: (line: string) => void, options: SystemOptions = {}): Promise<FaultSystem> {
     const started = Date.now();
-    const [broker, postgres, splunk] = await Promise.all([startPrivateBroker({ log }), startPrivatePostgres({ log }), FakeSplunk.start({ token: SPLUNK_TOKEN })]);
+    const replicas = options.replicas ?? 1;
+    const [cluster, postgres, splunk] = await Promise.all([
+      options.clusterSize ? startPrivateCluster({ size: options.clusterSize, log }) : startPrivateBroker({ log }).then((node) => ({ node })),
+      startPrivatePostgres({ log }),
+      FakeSplunk.start({ token: SPLUNK_TOKEN }),
+    ]);
+    const [broker, privateCluster] = 'node' in cluster ? [cluster.node, undefined] : [cluster.nodes[0], cluster];
+    const settings = privateCluster ? privateCluster.settings : broker.settings;
     splunk.respond = (search) =>
       search.search.includes('user=administrator') ? { events: [splunkEvent(new Date('2024-01-15T10:30:07Z'), '1:42', { user: 'administrator' })] } : { events: [] };
     try {
-      const namespace = await createBrokerNamespace({ namespace: `f${randomBytes(4).toString('hex')}`, settings: broker.settings });
+      const namespace = await createBrokerNamespace({ namespace: `f${randomBytes(4).toString('hex')}`, settings });
       const databaseUrl = `${postgres.serverUrl}/faults`;
       await ensureDatabase(databaseUrl);
       await runMigrations(databaseUrl);
-      const system = new FaultSystem(broker, postgres, namespace, databaseUrl, splunk, log);
-      await Promise.all(SYSTEM_APPS.map((app) => system.startApp(app)));
-      log(`system up in ${Math.round((Date.now() - started) / 1000)} s: ${SYSTEM_APPS.join(', ')}`);
+      const system = new FaultSystem(broker, privateCluster, postgres, namespace, databaseUrl, splunk, log, replicas);
+      await Promise.all(system.instances.map((instance) => system.startApp(instance)));
+      log(`system up in ${Math.round((Date.now() - started) / 1000)} s: ${system.instances.join(', ')}${privateCluster ? ` on ${privateCluster.nodes.length} RabbitMQ nodes` : ''}`);
       return system;
     } catch (error) {
-      await Promise.all([broker.dispose(), postgres.dispose(), splunk.close()]);
+      await Promise.all([privateCluster ? privateCluster.dispose() : broker.dispose(), postgres.dispose(), splunk.close()]);
       throw error;
     }
+  }
+
+  /** An api process to call, taking turns between the replicas as a load balancer would (running ones only). */
+  apiPort(): number | undefined {
+    const apis = this.instances.filter((i) => appOf(i) === 'api').flatMap((i) => {
+      const proc = this.apps.get(i);
+      return proc && proc.child.exitCode === null && proc.child.signalCode === null ? [proc.port] : [];
+    });
+    return apis.length === 0 ? undefined : apis[this.nextApi++ % apis.length];
   }
 
   env(app: SystemApp): Record<string, string> {
@@ -71,7 +107,7 @@ export class FaultSystem {
       case 'api':
         return {
           ...common,
-          RABBITMQ_MANAGEMENT_URL: this.broker.settings.managementUrl,
+          RABBITMQ_MANAGEMENT_URL: this.namespace.settings.managementUrl,
           TOKEN_SIGNING_KEY: 'a'.repeat(64),
           ADMIN_CLIENT_ID: ADMIN_ID,
           ADMIN_CLIENT_SECRET: this.adminSecret,
@@ -97,8 +133,8 @@ export class FaultSystem {
     }
   }
 
-  async startApp(app: SystemApp): Promise<ServiceProcess> {
-    const proc = await startBuiltApp(app, this.env(app), APP_START_TIMEOUT_MS);
+  async startApp(app: Instance): Promise<ServiceProcess> {
+    const proc = await startBuiltApp(appOf(app), this.env(appOf(app)), APP_START_TIMEOUT_MS);
     this.apps.set(app, proc);
     proc.child.once('exit', (code, signal) => {
       // an exit the suite did not cause (kill9/stop remove the app from the map first) is a defect
@@ -111,7 +147,7 @@ export class FaultSystem {
   }
 
   /** SIGKILL, then a new process of the app (as a restart policy would), resolving once it is ready again. */
-  async kill9AndRestart(app: SystemApp): Promise<void> {
+  async kill9AndRestart(app: Instance): Promise<void> {
     const proc = this.apps.get(app);
     this.apps.delete(app);
     await proc?.kill();
@@ -119,8 +155,8 @@ export class FaultSystem {
   }
 
   /** Apps that died on their own are started again, as a supervisor would, so the suite can go on counting. */
-  async restartCrashed(): Promise<SystemApp[]> {
-    const dead = SYSTEM_APPS.filter((app) => {
+  async restartCrashed(): Promise<Instance[]> {
+    const dead = this.instances.filter((app) => {
       const proc = this.apps.get(app);
       return !proc || proc.child.exitCode !== null || proc.child.signalCode !== null;
     });
@@ -132,7 +168,7 @@ export class FaultSystem {
   /** Names of the apps whose /health/ready does not answer 200 right now. */
   async notReady(): Promise<string[]> {
     const answers = await Promise.all(
-      SYSTEM_APPS.map(async (app) => {
+      this.instances.map(async (app) => {
         const proc = this.apps.get(app);
         if (!proc) return app;
         const ok = await fetch(`http://127.0.0.1:${proc.port}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
@@ -142,7 +178,24 @@ export class FaultSystem {
         return ok ? undefined : app;
       }),
     );
-    return answers.filter((a): a is SystemApp => a !== undefined);
+    return answers.filter((a): a is Instance => a !== undefined);
+  }
+
+  /** Each app process's broker node as its /health/ready names it (`host:port`), or undefined while not ready. */
+  async brokerNodes(): Promise<Record<string, string | undefined>> {
+    const nodes = await Promise.all(
+      this.instances.map(async (app) => {
+        const proc = this.apps.get(app);
+        const body = proc
+          ? await fetch(`http://127.0.0.1:${proc.port}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
+              async (r) => (r.status === 200 ? ((await r.json()) as { broker?: { node?: string } }) : undefined),
+              () => undefined,
+            )
+          : undefined;
+        return [app, body?.broker?.node] as const;
+      }),
+    );
+    return Object.fromEntries(nodes);
   }
 
   /** The apps with no broker connection listed by the management API (its list lags the broker by a few seconds). */
@@ -160,7 +213,7 @@ export class FaultSystem {
     const ours = connections.filter((c) => appUsers.has(c.user));
     await Promise.all(
       ours.map((c) =>
-        fetch(`${this.broker.settings.managementUrl}/api/connections/${encodeURIComponent(c.name)}`, {
+        fetch(`${management.url}/api/connections/${encodeURIComponent(c.name)}`, {
           method: 'DELETE',
           headers: {
             authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`,
@@ -190,7 +243,7 @@ export class FaultSystem {
     await Promise.all(procs.map((p) => p.stop()));
     await this.namespace.dispose().catch(() => undefined);
     await dropDatabase(this.databaseUrl).catch(() => undefined);
-    await Promise.all([this.broker.dispose(), this.postgres.dispose(), this.splunk.close()]);
+    await Promise.all([this.cluster ? this.cluster.dispose() : this.broker.dispose(), this.postgres.dispose(), this.splunk.close()]);
   }
 }
 
