@@ -31,7 +31,8 @@ export interface SystemOptions {
 
 export const ADMIN_ID = 'faults-admin';
 const SPLUNK_TOKEN = 'faults-splunk-token-0123456789';
-const APP_START_TIMEOUT_MS = 180_000;
+// a loaded 2-core machine starting 14 Node processes (two replicas of each app) needs minutes for each
+const APP_START_TIMEOUT_MS = 300_000;
 
 /**
  * The whole system on a broker node and a PostgreSQL server of its own (so they can be stopped and killed), with
@@ -78,7 +79,10 @@ export class FaultSystem {
       await ensureDatabase(databaseUrl);
       await runMigrations(databaseUrl);
       const system = new FaultSystem(broker, privateCluster, postgres, namespace, databaseUrl, splunk, log, replicas);
-      await Promise.all(system.instances.map((instance) => system.startApp(instance)));
+      // one replica of every app at a time: fourteen processes loading at once starve each other on two cores
+      for (let replica = 1; replica <= replicas; replica++) {
+        await Promise.all(system.instances.filter((i) => (i.split('#')[1] ?? '1') === String(replica)).map((instance) => system.startApp(instance)));
+      }
       log(`system up in ${Math.round((Date.now() - started) / 1000)} s: ${system.instances.join(', ')}${privateCluster ? ` on ${privateCluster.nodes.length} RabbitMQ nodes` : ''}`);
       return system;
     } catch (error) {

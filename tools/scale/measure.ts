@@ -63,8 +63,22 @@ function totalOf(memory: Record<string, unknown>): number {
   return typeof total === 'number' ? total : (total?.erlang ?? 0);
 }
 
-async function createClients(ns: BrokerNamespace, from: number, to: number, concurrency = 8): Promise<void> {
-  const soarAdmin = ns.management(SOAR_USERS.admin);
+/** A management call retried (bounded) when the API is too busy to answer: every call here is idempotent. */
+async function patiently<T>(what: string, call: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= attempts || (error as { status?: number }).status !== undefined) throw error;
+      out(`${what}: ${(error as Error).message}; again (${attempt}/${attempts - 1})`);
+      await sleep(2000 * attempt);
+    }
+  }
+}
+
+async function createClients(ns: BrokerNamespace, from: number, to: number, concurrency = 4): Promise<void> {
+  // the api's own path: clientTopology's objects, PUT as soar_admin; a loaded machine's API can take long to answer
+  const soarAdmin = new ManagementClient({ url: ns.settings.managementUrl, username: ns.user(SOAR_USERS.admin), password: ns.password(SOAR_USERS.admin), timeoutMs: 60_000 });
   let next = from;
   const worker = async () => {
     for (;;) {
@@ -72,8 +86,8 @@ async function createClients(ns: BrokerNamespace, from: number, to: number, conc
       if (i >= to) return;
       const id = `scale-${String(i).padStart(5, '0')}`;
       const topology = clientTopology(id, `scale.${i}.#`, { namespace: ns.namespace });
-      for (const queue of topology.queues) await soarAdmin.putQueue(queue);
-      for (const binding of topology.bindings) await soarAdmin.createBinding(binding);
+      for (const queue of topology.queues) await patiently(`queue ${queue.name}`, () => soarAdmin.putQueue(queue));
+      for (const binding of topology.bindings) await patiently(`binding to ${binding.destination}`, () => soarAdmin.createBinding(binding));
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -93,7 +107,7 @@ async function main(argv: string[]): Promise<void> {
   let ns: BrokerNamespace | undefined;
   try {
     ns = await createBrokerNamespace({ namespace: `s${Date.now().toString(36).slice(-6)}`, settings });
-    const admin = ns.management();
+    const admin = new ManagementClient({ url: settings.managementUrl, username: settings.adminUser, password: settings.adminPassword, timeoutMs: 60_000 });
     await sleep(10_000);
     const base = await sample(cluster, admin);
     out(`baseline (${cluster.nodes.length} nodes, topology provisioned, no client): ${sum(base, 'totalMb').toFixed(0)} MB, ${sum(base, 'processes')} Erlang processes`);

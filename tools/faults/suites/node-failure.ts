@@ -104,7 +104,9 @@ async function clusterWhole(system: FaultSystem, timeoutMs = 300_000): Promise<v
   for (;;) {
     const short: string[] = [];
     try {
-      if ((await system.cluster?.runningNodes())?.length !== size) short.push('nodes');
+      // the management API, not rabbitmqctl: each CLI call starts an Erlang VM, minutes on a loaded machine
+      const nodes = await system.namespace.management().get<Array<{ name: string; running?: boolean }>>('/api/nodes?columns=name,running');
+      if (nodes.filter((n) => n.running).length !== size) short.push(`nodes (${nodes.filter((n) => n.running).length} of ${size} running)`);
       for (const vhost of [CHECKING_VHOST, SOAR_VHOST]) {
         const queues = await system.namespace
           .management()
