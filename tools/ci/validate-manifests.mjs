@@ -447,6 +447,11 @@ function checkBroker(docs, config, problems) {
   if (!config.RABBITMQ_MANAGEMENT_URL.startsWith(`http://${cluster.metadata.name}:15672`)) {
     problems.push(`ConfigMap purple-config: RABBITMQ_MANAGEMENT_URL is not the management API of ${cluster.metadata.name}`);
   }
+  // the apps know every node (issue 14): the operator's pods <cluster>-server-<i> on its headless Service <cluster>-nodes
+  const nodes = Array.from({ length: cluster.spec.replicas ?? 1 }, (_, i) => `amqp://${cluster.metadata.name}-server-${i}.${cluster.metadata.name}-nodes:5672`);
+  if ((config.RABBITMQ_URLS ?? '') !== nodes.join(',')) {
+    problems.push(`ConfigMap purple-config: RABBITMQ_URLS must list the ${nodes.length} nodes of ${cluster.metadata.name} (${nodes.join(',')}), got ${config.RABBITMQ_URLS ?? 'nothing'}`);
+  }
   for (const job of docs.filter((d) => d.kind === 'Job')) {
     for (const e of job.spec.template.spec.containers[0].env ?? []) {
       const ref = e.valueFrom?.secretKeyRef;

@@ -7,7 +7,8 @@ import { runProvisionCli } from '../provision/provision';
 /**
  * `npm run cluster -- up|down|status`: three RabbitMQ nodes clustered on this machine, on their own ports and
  * directories (never the shared broker), management on the first, the topology provisioned once all three run, so
- * every quorum queue has three replicas. `down` stops and removes only the nodes `up` started (tmp/cluster.json).
+ * every quorum queue has three replicas. Management on every node; the printed RABBITMQ_URLS and
+ * RABBITMQ_MANAGEMENT_URL list every node, for apps that fail over between them. `down` stops and removes only the nodes `up` started (tmp/cluster.json).
  */
 const STATE_FILE = join(REPO_ROOT, 'tmp', 'cluster.json');
 const USAGE = 'usage: npm run cluster -- up [--size N] | down | status';
@@ -22,13 +23,13 @@ function envLines(state: PrivateClusterState): string[] {
     `RABBITMQ_HOST=127.0.0.1`,
     `RABBITMQ_PORT=${first.amqpPort}`,
     `RABBITMQ_URLS=${state.nodes.map((n) => `amqp://127.0.0.1:${n.amqpPort}`).join(',')}`,
-    `RABBITMQ_MANAGEMENT_URL=http://127.0.0.1:${first.managementPort}`,
+    `RABBITMQ_MANAGEMENT_URL=${state.nodes.map((n) => `http://127.0.0.1:${n.managementPort}`).join(',')}`,
     `RABBITMQ_ADMIN_USER=guest  RABBITMQ_ADMIN_PASSWORD=guest`,
   ];
 }
 
 async function quorumReplicas(managementUrl: string): Promise<Array<{ queue: string; members: number }>> {
-  const res = await fetch(`${managementUrl}/api/queues?columns=name,vhost,type,members`, {
+  const res = await fetch(`${managementUrl.split(',')[0]}/api/queues?columns=name,vhost,type,members`, {
     headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
   });
   const queues = (await res.json()) as Array<{ name: string; vhost: string; type: string; members?: string[] }>;

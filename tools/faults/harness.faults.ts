@@ -113,7 +113,7 @@ describe('private cluster', () => {
     await ch.waitForConfirms();
     await conn.close();
     const members = async () =>
-      ((await (await fetch(`${cluster?.settings.managementUrl}/api/queues/%2F/replicated`, { headers: auth })).json()) as { members?: string[] }).members ?? [];
+      ((await (await fetch(`${cluster?.nodes[0].settings.managementUrl}/api/queues/%2F/replicated`, { headers: auth })).json()) as { members?: string[] }).members ?? [];
     expect((await members()).length).toBe(3);
 
     await cluster.nodes[2].kill9();

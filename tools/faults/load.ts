@@ -30,6 +30,7 @@ export class CalderaLoad {
   private channel: amqp.ConfirmChannel | undefined;
   /** rejects when the current channel closes: a confirm that will never come */
   private closed: Promise<never> | undefined;
+  private attempts = 0;
 
   constructor(
     private readonly system: FaultSystem,
@@ -100,7 +101,9 @@ export class CalderaLoad {
 
   private async connected(): Promise<amqp.ConfirmChannel> {
     if (this.channel) return this.channel;
-    const model = await amqp.connect(this.system.namespace.amqpUrl('caldera_publisher', CHECKING_VHOST));
+    // a cluster: each new connection goes to the next node, so a node that went away is left behind
+    const urls = this.system.namespace.amqpUrls('caldera_publisher', CHECKING_VHOST);
+    const model = await amqp.connect(urls[this.attempts++ % urls.length]);
     model.on('error', () => undefined);
     model.on('close', () => {
       if (this.model === model) this.model = this.channel = undefined;
@@ -310,14 +313,15 @@ export class BusLoad {
   }
 
   private async call(client: { id: string; secret: string }, path: string, init: RequestInit & { headers?: Record<string, string> }): Promise<Response> {
-    const api = this.system.apps.get('api');
-    if (!api) throw new Error('the api is not running');
+    // with replicas, the calls take turns between the api processes, as behind a load balancer
+    const port = this.system.apiPort();
+    if (port === undefined) throw new Error('the api is not running');
     let token = this.tokens.get(client.id);
     if (!token) {
-      token = await token_(api.port, client.id, client.secret);
+      token = await token_(port, client.id, client.secret);
       this.tokens.set(client.id, token);
     }
-    const res = await fetch(`http://127.0.0.1:${api.port}${path}`, {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
       ...init,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers },
       signal: AbortSignal.timeout(15_000),
@@ -370,10 +374,10 @@ export class InboxReader {
   private async loop(): Promise<void> {
     while (this.running) {
       try {
-        const api = this.system.apps.get('api');
-        if (!api) throw new Error('the api is not running');
-        this.token ??= await token_(api.port, this.clientId, this.secret);
-        const res = await fetch(`http://127.0.0.1:${api.port}/receive?max_messages=100&wait_seconds=1`, {
+        const port = this.system.apiPort();
+        if (port === undefined) throw new Error('the api is not running');
+        this.token ??= await token_(port, this.clientId, this.secret);
+        const res = await fetch(`http://127.0.0.1:${port}/receive?max_messages=100&wait_seconds=1`, {
           headers: { authorization: `Bearer ${this.token}` },
           signal: AbortSignal.timeout(15_000),
         });
@@ -408,9 +412,9 @@ export async function token_(port: number, clientId: string, secret: string): Pr
 export async function eventuallyToken(system: FaultSystem, clientId: string, secret: string): Promise<string> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const api = system.apps.get('api');
+    const port = system.apiPort();
     try {
-      if (api) return await token_(api.port, clientId, secret);
+      if (port !== undefined) return await token_(port, clientId, secret);
     } catch (error) {
       if (Date.now() > deadline) throw new Error(`no token for ${clientId} within 60 s: ${message(error)}`);
     }
@@ -419,8 +423,7 @@ export async function eventuallyToken(system: FaultSystem, clientId: string, sec
 }
 
 export async function createClient(system: FaultSystem, adminToken: string, clientId: string, subscription: string): Promise<string> {
-  const api = system.apps.get('api');
-  const res = await fetch(`http://127.0.0.1:${api?.port}/clients`, {
+  const res = await fetch(`http://127.0.0.1:${system.apiPort()}/clients`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ client_id: clientId, client_name: clientId, subscription }),

@@ -154,18 +154,15 @@ async function deadLetters(system: FaultSystem, before: Baseline): Promise<Fault
 
 /** The reasons of the first messages of a dead-letter queue, read without taking them (requeued). */
 async function peekReasons(system: FaultSystem, vhost: string, queue: string): Promise<string> {
-  const vhostAdmin = system.namespace.user(vhost === CHECKING_VHOST ? 'caldera_admin' : 'caldera_admin');
-  const res = await fetch(
-    `${system.broker.settings.managementUrl}/api/queues/${encodeURIComponent(system.namespace.vhost(vhost))}/${encodeURIComponent(queue)}/get`,
-    {
-      method: 'POST',
-      // reading messages needs permissions in the vhost: its admin has them, the broker's administrator does not
-      headers: { authorization: `Basic ${Buffer.from(`${vhostAdmin}:${system.namespace.password(vhostAdmin)}`).toString('base64')}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ count: 20, ackmode: 'ack_requeue_true', encoding: 'auto', truncate: 200 }),
-    },
-  );
-  if (!res.ok) return `(could not read: ${res.status})`;
-  const messages = (await res.json()) as Array<{ properties?: { headers?: Record<string, unknown> } }>;
+  // reading messages needs permissions in the vhost: caldera_admin has them in both vhosts (soar_admin is narrowed to clients' queues), the broker's administrator does not
+  const vhostAdmin = system.namespace.management('caldera_admin');
+  const messages = await vhostAdmin
+    .post<Array<{ properties?: { headers?: Record<string, unknown> } }>>(
+      `/api/queues/${encodeURIComponent(system.namespace.vhost(vhost))}/${encodeURIComponent(queue)}/get`,
+      { count: 20, ackmode: 'ack_requeue_true', encoding: 'auto', truncate: 200 },
+    )
+    .catch((error: Error) => error);
+  if (messages instanceof Error) return `(could not read: ${messages.message})`;
   const reasons = messages.map((m) => {
     const headers = m.properties?.headers ?? {};
     const death = (headers['x-death'] as Array<{ reason?: string }> | undefined)?.[0]?.reason;

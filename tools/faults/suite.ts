@@ -1,5 +1,5 @@
 import { FaultCounts, formatCounts } from './report';
-import { FaultSystem, FaultSystemOptions } from './system';
+import { FaultSystem, SystemOptions } from './system';
 
 /** Suite output goes straight to stdout (jest's console adds a stack trace to every line). */
 export const out = (line: string) => process.stdout.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -7,13 +7,13 @@ export const out = (line: string) => process.stdout.write(`[faults ${new Date().
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A whole system per suite file, started before its test and removed after, whatever happened. */
-export function useSystem(options: FaultSystemOptions = {}): () => FaultSystem {
+export function useSystem(options: SystemOptions = {}): () => FaultSystem {
   let system: FaultSystem | undefined;
   let starting: Promise<FaultSystem> | undefined;
   beforeAll(async () => {
     starting = FaultSystem.start(out, options);
     system = await starting;
-  }, 420_000);
+  }, 900_000);
   afterAll(async () => {
     // a start that outlived beforeAll's timeout still ends in a system: it is removed too, never left running
     await (system ?? (await starting?.catch(() => undefined)))?.dispose();

@@ -2,11 +2,13 @@ import { FakeSplunk, ServiceProcess, splunkEvent } from '@purple/detection/testi
 import {
   BrokerNamespace,
   PrivateBroker,
+  PrivateCluster,
   PrivatePostgres,
   RoledTestDatabase,
   createBrokerNamespace,
   createRoledTestDatabase,
   startPrivateBroker,
+  startPrivateCluster,
   startPrivatePostgres,
 } from '@purple/testing';
 import { AppName, roleOf } from '@purple/topology';
@@ -17,15 +19,22 @@ import { SYSTEM_APPS } from './apps';
 
 export { SYSTEM_APPS };
 export type SystemApp = (typeof SYSTEM_APPS)[number] & AppName;
+/** one process of an app: `api`, or its second replica `api#2` */
+export type Instance = SystemApp | `${SystemApp}#${number}`;
+export const appOf = (instance: Instance): SystemApp => instance.split('#')[0] as SystemApp;
 
-export const ADMIN_ID = 'faults-admin';
-
-export interface FaultSystemOptions {
+export interface SystemOptions {
+  /** a cluster of this many RabbitMQ nodes instead of one node (every app gets RABBITMQ_URLS) */
+  clusterSize?: number;
+  /** processes per app (default 1) */
+  replicas?: number;
   /** the apps to run (default: every one of SYSTEM_APPS) */
   apps?: readonly SystemApp[];
   /** variables added to (or overriding) an app's environment */
   env?: Partial<Record<SystemApp, Record<string, string>>>;
 }
+
+export const ADMIN_ID = 'faults-admin';
 const SPLUNK_TOKEN = 'faults-splunk-token-0123456789';
 /** generous: on a shared 2-core machine under load ≈ 60 an app took over 3 minutes to answer ready */
 const APP_START_TIMEOUT_MS = 300_000;
@@ -35,55 +44,76 @@ const APP_START_TIMEOUT_MS = 300_000;
  * every app in a process of its own as in production. Only what was started here is stopped, killed or removed.
  */
 export class FaultSystem {
-  readonly apps = new Map<SystemApp, ServiceProcess>();
+  readonly apps = new Map<Instance, ServiceProcess>();
   /** every process an app had, for the defects report (exit codes and last lines of those that died) */
-  readonly crashed: Array<{ app: SystemApp; pid: number | undefined; exit: string; at: number; lastLines: string[] }> = [];
+  readonly crashed: Array<{ app: Instance; pid: number | undefined; exit: string; at: number; lastLines: string[] }> = [];
   readonly adminSecret = randomBytes(24).toString('base64url');
   /** apps stopped on purpose, not to be restarted as crashed */
-  private readonly away = new Set<SystemApp>();
+  private readonly away = new Set<Instance>();
   /** random per system, so the security suite can look for them in every answer */
   readonly tokenSigningKey = randomBytes(32).toString('hex');
   readonly webhookSecretKey = randomBytes(24).toString('hex');
+  /** every app process, in start order: `api`, `api#2`, `bus-router`, … */
+  readonly instances: Instance[];
+  private nextApi = 0;
 
   private constructor(
+    /** the single node, or the cluster's first node */
     readonly broker: PrivateBroker,
+    readonly cluster: PrivateCluster | undefined,
     readonly postgres: PrivatePostgres,
     readonly namespace: BrokerNamespace,
     /** each app connects as its own PostgreSQL role, provisioned as production's; the harness reads as the superuser */
     readonly database: RoledTestDatabase,
     readonly splunk: FakeSplunk,
     private readonly log: (line: string) => void,
-    private readonly options: FaultSystemOptions,
-  ) {}
+    private readonly options: SystemOptions,
+  ) {
+    const replicas = options.replicas ?? 1;
+    this.instances = this.appNames.flatMap((app) => Array.from({ length: replicas }, (_, i) => (i === 0 ? app : (`${app}#${i + 1}` as Instance))));
+  }
 
   /** The apps the system runs (all of SYSTEM_APPS unless the options named fewer). */
   get appNames(): readonly SystemApp[] {
     return this.options.apps ?? SYSTEM_APPS;
   }
 
-  static async start(log: (line: string) => void, options: FaultSystemOptions = {}): Promise<FaultSystem> {
+  get replicas(): number {
+    return this.options.replicas ?? 1;
+  }
+
+  static async start(log: (line: string) => void, options: SystemOptions = {}): Promise<FaultSystem> {
     const started = Date.now();
-    const apps = options.apps ?? SYSTEM_APPS;
-    const [broker, postgres, splunk] = await Promise.all([startPrivateBroker({ log }), startPrivatePostgres({ log }), FakeSplunk.start({ token: SPLUNK_TOKEN })]);
+    const [cluster, postgres, splunk] = await Promise.all([
+      options.clusterSize ? startPrivateCluster({ size: options.clusterSize, log }) : startPrivateBroker({ log }).then((node) => ({ node })),
+      startPrivatePostgres({ log }),
+      FakeSplunk.start({ token: SPLUNK_TOKEN }),
+    ]);
+    const [broker, privateCluster] = 'node' in cluster ? [cluster.node, undefined] : [cluster.nodes[0], cluster];
+    const settings = privateCluster ? privateCluster.settings : broker.settings;
     splunk.respond = (search) =>
       search.search.includes('user=administrator') ? { events: [splunkEvent(new Date('2024-01-15T10:30:07Z'), '1:42', { user: 'administrator' })] } : { events: [] };
     try {
-      const namespace = await createBrokerNamespace({ namespace: `f${randomBytes(4).toString('hex')}`, settings: broker.settings });
+      const namespace = await createBrokerNamespace({ namespace: `f${randomBytes(4).toString('hex')}`, settings });
       const database = await createRoledTestDatabase(postgres.serverUrl);
-      const system = new FaultSystem(broker, postgres, namespace, database, splunk, log, options);
-      const starting = await Promise.allSettled(apps.map((app) => system.startApp(app)));
-      const failed = starting.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) {
-        // the apps that did start go too: nothing of a system that never came up is left running
-        const procs = [...system.apps.values()];
-        system.apps.clear(); // stopped on purpose: not a crash
-        await Promise.all(procs.map((p) => p.stop()));
-        throw failed.reason;
+      const system = new FaultSystem(broker, privateCluster, postgres, namespace, database, splunk, log, options);
+      // one replica of every app at a time: fourteen processes loading at once starve each other on two cores
+      for (let replica = 1; replica <= system.replicas; replica++) {
+        const wave = system.instances.filter((i) => (i.split('#')[1] ?? '1') === String(replica));
+        const starting = await Promise.allSettled(wave.map((instance) => system.startApp(instance)));
+        const failed = starting.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) {
+          // the apps that did start go too: nothing of a system that never came up is left running
+          const procs = [...system.apps.values()];
+          system.apps.clear(); // stopped on purpose: not a crash
+          await Promise.all(procs.map((p) => p.stop()));
+          throw failed.reason;
+        }
       }
-      log(`system up in ${Math.round((Date.now() - started) / 1000)} s: ${apps.join(', ')}`);
+      log(`system up in ${Math.round((Date.now() - started) / 1000)} s: ${system.instances.join(', ')}${privateCluster ? ` on ${privateCluster.nodes.length} RabbitMQ nodes` : ''}`);
       return system;
     } catch (error) {
-      await Promise.all([broker.dispose(), postgres.dispose(), splunk.close()]);
+      await Promise.all([privateCluster ? privateCluster.dispose() : broker.dispose(), postgres.dispose(), splunk.close()]);
       throw error;
     }
   }
@@ -91,6 +121,15 @@ export class FaultSystem {
   /** the superuser's URL of the system's database (the harness's own reads) */
   get databaseUrl(): string {
     return this.database.url;
+  }
+
+  /** An api process to call, taking turns between the replicas as a load balancer would (running ones only). */
+  apiPort(): number | undefined {
+    const apis = this.instances.filter((i) => appOf(i) === 'api').flatMap((i) => {
+      const proc = this.apps.get(i);
+      return proc && proc.child.exitCode === null && proc.child.signalCode === null ? [proc.port] : [];
+    });
+    return apis.length === 0 ? undefined : apis[this.nextApi++ % apis.length];
   }
 
   env(app: SystemApp): Record<string, string> {
@@ -108,7 +147,7 @@ export class FaultSystem {
       case 'api':
         return {
           ...common,
-          RABBITMQ_MANAGEMENT_URL: this.broker.settings.managementUrl,
+          RABBITMQ_MANAGEMENT_URL: this.namespace.settings.managementUrl,
           TOKEN_SIGNING_KEY: this.tokenSigningKey,
           ADMIN_CLIENT_ID: ADMIN_ID,
           ADMIN_CLIENT_SECRET: this.adminSecret,
@@ -134,8 +173,8 @@ export class FaultSystem {
     }
   }
 
-  async startApp(app: SystemApp): Promise<ServiceProcess> {
-    const proc = await startBuiltApp(app, this.env(app), APP_START_TIMEOUT_MS);
+  async startApp(app: Instance): Promise<ServiceProcess> {
+    const proc = await startBuiltApp(appOf(app), this.env(appOf(app)), APP_START_TIMEOUT_MS);
     this.apps.set(app, proc);
     proc.child.once('exit', (code, signal) => {
       // an exit the suite did not cause (kill9/stop remove the app from the map first) is a defect
@@ -148,7 +187,7 @@ export class FaultSystem {
   }
 
   /** SIGKILL, then a new process of the app (as a restart policy would), resolving once it is ready again. */
-  async kill9AndRestart(app: SystemApp): Promise<void> {
+  async kill9AndRestart(app: Instance): Promise<void> {
     const proc = this.apps.get(app);
     this.apps.delete(app);
     await proc?.kill();
@@ -169,8 +208,8 @@ export class FaultSystem {
   }
 
   /** Apps that died on their own are started again, as a supervisor would, so the suite can go on counting. */
-  async restartCrashed(): Promise<SystemApp[]> {
-    const dead = this.appNames.filter((app) => {
+  async restartCrashed(): Promise<Instance[]> {
+    const dead = this.instances.filter((app) => {
       if (this.away.has(app)) return false;
       const proc = this.apps.get(app);
       return !proc || proc.child.exitCode !== null || proc.child.signalCode !== null;
@@ -183,7 +222,7 @@ export class FaultSystem {
   /** Names of the apps whose /health/ready does not answer 200 right now. */
   async notReady(): Promise<string[]> {
     const answers = await Promise.all(
-      this.appNames.filter((app) => !this.away.has(app)).map(async (app) => {
+      this.instances.filter((app) => !this.away.has(app)).map(async (app) => {
         const proc = this.apps.get(app);
         if (!proc) return app;
         const ok = await fetch(`http://127.0.0.1:${proc.port}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
@@ -193,7 +232,24 @@ export class FaultSystem {
         return ok ? undefined : app;
       }),
     );
-    return answers.filter((a): a is SystemApp => a !== undefined);
+    return answers.filter((a): a is Instance => a !== undefined);
+  }
+
+  /** Each app process's broker node as its /health/ready names it (`host:port`), or undefined while not ready. */
+  async brokerNodes(): Promise<Record<string, string | undefined>> {
+    const nodes = await Promise.all(
+      this.instances.map(async (app) => {
+        const proc = this.apps.get(app);
+        const body = proc
+          ? await fetch(`http://127.0.0.1:${proc.port}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
+              async (r) => (r.status === 200 ? ((await r.json()) as { broker?: { node?: string } }) : undefined),
+              () => undefined,
+            )
+          : undefined;
+        return [app, body?.broker?.node] as const;
+      }),
+    );
+    return Object.fromEntries(nodes);
   }
 
   /** The apps with no broker connection listed by the management API (its list lags the broker by a few seconds). */
@@ -211,7 +267,7 @@ export class FaultSystem {
     const ours = connections.filter((c) => appUsers.has(c.user));
     await Promise.all(
       ours.map((c) =>
-        fetch(`${this.broker.settings.managementUrl}/api/connections/${encodeURIComponent(c.name)}`, {
+        fetch(`${management.url}/api/connections/${encodeURIComponent(c.name)}`, {
           method: 'DELETE',
           headers: {
             authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`,
@@ -241,7 +297,7 @@ export class FaultSystem {
     await Promise.all(procs.map((p) => p.stop()));
     await this.namespace.dispose().catch(() => undefined);
     await this.database.drop().catch(() => undefined);
-    await Promise.all([this.broker.dispose(), this.postgres.dispose(), this.splunk.close()]);
+    await Promise.all([this.cluster ? this.cluster.dispose() : this.broker.dispose(), this.postgres.dispose(), this.splunk.close()]);
   }
 }
 

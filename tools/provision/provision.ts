@@ -44,7 +44,8 @@ export const USAGE = `usage: npm run provision [-- --export FILE] [-- --database
   --namespace NS    tests only: suffix vhosts and prefix users with NS (also BROKER_NAMESPACE)
 
 environment (real environment, then .env, then .env.example):
-  RABBITMQ_MANAGEMENT_URL   default ${DEFAULT_MANAGEMENT_URL}
+  RABBITMQ_MANAGEMENT_URL   default ${DEFAULT_MANAGEMENT_URL}; several nodes' APIs comma-separated (the next is
+                            tried when one cannot be reached)
   RABBITMQ_ADMIN_USER       bootstrap administrator, default guest
   RABBITMQ_ADMIN_PASSWORD   default guest
   <USER>_PASSWORD           each user's password, e.g. CALDERA_PUBLISHER_PASSWORD
@@ -152,4 +153,4 @@ export async function runProvisionCli(
   }
 }
 
-const safeUrl = (url: string) => url.replace(/\/\/[^@/]*@/, '//');
+const safeUrl = (url: string) => url.replace(/\/\/[^@/,]*@/g, '//');

@@ -1,5 +1,5 @@
 import { eventually } from '@purple/testing';
-import { AppCommand, RestartPolicy, Supervisor, restartDelay } from './supervisor';
+import { AppCommand, RestartPolicy, Supervisor, replicaCommands, restartDelay } from './supervisor';
 
 /** A stand-in app: a Node process that runs until it is signalled (SIGTERM ends it like the apps' shutdown does). */
 const idleApp = (name: string): AppCommand => ({
@@ -74,5 +74,29 @@ describe('Supervisor (npm start)', () => {
   it('computes the restart delay from the attempt number', () => {
     const policy = { initialDelayMs: 1000, maxDelayMs: 30_000 };
     expect([0, 1, 2, 3, 4, 5, 6, 100].map((attempt) => restartDelay(attempt, policy))).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
+  });
+});
+
+describe('npm start --replicas (issue 14)', () => {
+  const apps = [
+    { name: 'api', command: 'node', args: ['api.js'], env: { LOG_LEVEL: 'info' } },
+    { name: 'dispatcher', command: 'node', args: ['dispatcher.js'], env: { METRICS_PORT: '9400' } },
+  ];
+  const ports: Record<string, number> = { api: 3000, dispatcher: 3003 };
+
+  it('runs each app N times, the others named app#n on their own ports (and metrics ports)', () => {
+    const commands = replicaCommands(apps, 2, (name) => ports[name]);
+    expect(commands.map((c) => [c.name, c.env?.['PORT'], c.env?.['METRICS_PORT']])).toEqual([
+      ['api', undefined, undefined],
+      ['api#2', '3100', undefined],
+      ['dispatcher', undefined, '9400'],
+      ['dispatcher#2', '3103', '9500'],
+    ]);
+    // the first replica's environment is left alone
+    expect(apps[0].env).toEqual({ LOG_LEVEL: 'info' });
+    expect(replicaCommands(apps, 1, (name) => ports[name])).toBe(apps);
+    // every port distinct, even at 3 replicas of every app
+    const all = replicaCommands(apps, 3, (name) => ports[name]).map((c) => c.env?.['PORT'] ?? String(ports[c.name]));
+    expect(new Set(all).size).toBe(all.length);
   });
 });

@@ -116,3 +116,26 @@ export class Supervisor {
     }, delay);
   }
 }
+
+/** Offset between the HTTP ports of an app's replicas (api 3000, api#2 3100, …): clear of every app's own port. */
+export const REPLICA_PORT_STEP = 100;
+
+/**
+ * `replicas` processes of each app: the first as it is, the others named `<app>#<n>` with their own PORT (the
+ * app's default plus 100 per replica; PORT in the environment would make them collide) and their own METRICS_PORT
+ * when one is set.
+ */
+export function replicaCommands(apps: AppCommand[], replicas: number, defaultPort: (app: string) => number | undefined): AppCommand[] {
+  if (replicas <= 1) return apps;
+  return apps.flatMap((app) =>
+    Array.from({ length: replicas }, (_, i) => {
+      if (i === 0) return app;
+      const env = { ...app.env };
+      const base = defaultPort(app.name);
+      if (base === undefined) throw new Error(`no default port for ${app.name}`);
+      env['PORT'] = String(base + i * REPLICA_PORT_STEP);
+      if (env['METRICS_PORT'] && env['METRICS_PORT'] !== '0') env['METRICS_PORT'] = String(Number(env['METRICS_PORT']) + i * REPLICA_PORT_STEP);
+      return { ...app, name: `${app.name}#${i + 1}`, env };
+    }),
+  );
+}

@@ -8,7 +8,8 @@ import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:tls';
-import { brokerSocketOptions, brokerUri } from './broker-connection-options';
+import { nodeOf } from './broker-connector';
+import { brokerSocketOptions, brokerUri, brokerUris } from './broker-connection-options';
 
 const ROLE = { user: 'soar_api', vhost: '/soar' };
 const BASE = { DATABASE_URL: 'postgres://x@127.0.0.1/purple' };
@@ -90,6 +91,51 @@ describe('AMQP over TLS (issue 12, low)', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('several broker nodes: RABBITMQ_URLS (issue 14)', () => {
+  const problems = (env: Record<string, string>): string => {
+    try {
+      loadConfig(CommonEnv, { ...BASE, ...env });
+      return 'no error';
+    } catch (error) {
+      if (error instanceof ConfigError) return error.message;
+      throw error;
+    }
+  };
+
+  it('connects to each listed node in turn, in order, as the app user to its vhost; RABBITMQ_HOST/PORT alone still work', () => {
+    const env = loadConfig(CommonEnv, { ...BASE, RABBITMQ_URLS: 'amqp://rabbit-0.mq:5672, amqp://rabbit-1.mq:5673,rabbit-2.mq' });
+    expect(converUriConfigObjectsToUris(brokerUris(env, ROLE, 'pw'))).toEqual([
+      'amqp://soar_api:pw@rabbit-0.mq:5672/%2Fsoar?heartbeat=15',
+      'amqp://soar_api:pw@rabbit-1.mq:5673/%2Fsoar?heartbeat=15',
+      'amqp://soar_api:pw@rabbit-2.mq:5672/%2Fsoar?heartbeat=15',
+    ]);
+    const single = loadConfig(CommonEnv, { ...BASE, RABBITMQ_HOST: 'mq.example', RABBITMQ_PORT: '5999' });
+    expect(converUriConfigObjectsToUris(brokerUris(single, ROLE, 'pw'))).toEqual(['amqp://soar_api:pw@mq.example:5999/%2Fsoar?heartbeat=15']);
+    const tls = loadConfig(CommonEnv, { ...BASE, RABBITMQ_TLS: 'true', RABBITMQ_URLS: 'amqps://a.mq,b.mq:7000' });
+    expect(converUriConfigObjectsToUris(brokerUris(tls, ROLE, 'pw'))).toEqual([
+      'amqps://soar_api:pw@a.mq:5671/%2Fsoar?heartbeat=15',
+      'amqps://soar_api:pw@b.mq:7000/%2Fsoar?heartbeat=15',
+    ]);
+  });
+
+  it('refuses RABBITMQ_URLS with credentials, a vhost, another scheme, amqps without RABBITMQ_TLS, or no node, without echoing secrets', () => {
+    expect(problems({ RABBITMQ_URLS: 'amqp://u:s3cret@a.mq:5672' })).toContain('RABBITMQ_URLS must not carry credentials');
+    expect(problems({ RABBITMQ_URLS: 'amqp://u:s3cret@a.mq:5672' })).not.toContain('s3cret');
+    expect(problems({ RABBITMQ_URLS: 'amqp://a.mq/soar' })).toContain('RABBITMQ_URLS must not name a vhost');
+    expect(problems({ RABBITMQ_URLS: 'http://a.mq' })).toContain('RABBITMQ_URLS entries must be amqp:// or amqps://');
+    expect(problems({ RABBITMQ_URLS: 'amqps://a.mq' })).toContain('RABBITMQ_URLS uses amqps:// but RABBITMQ_TLS is false');
+    expect(problems({ RABBITMQ_URLS: ' , ' })).toContain('RABBITMQ_URLS must list at least one node');
+    expect(problems({ RABBITMQ_URLS: 'a.mq:5672,b.mq' })).toBe('no error');
+  });
+
+  it('names the node a connection is on, from a URL or amqplib options', () => {
+    expect(nodeOf('amqp://u:p@rabbit-1.mq:5673/%2Fsoar?heartbeat=15')).toBe('rabbit-1.mq:5673');
+    expect(nodeOf({ protocol: 'amqps', hostname: 'rabbit-2.mq', port: 5671 })).toBe('rabbit-2.mq:5671');
+    expect(nodeOf({ url: 'amqp://rabbit-0.mq' })).toBe('rabbit-0.mq:5672');
+    expect(nodeOf(undefined)).toBeUndefined();
   });
 });
 

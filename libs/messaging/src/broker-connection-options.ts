@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { CommonEnv } from '@purple/platform';
 import type { AppRole } from '@purple/topology';
 
-type BrokerEnv = Pick<CommonEnv, 'RABBITMQ_HOST' | 'RABBITMQ_TLS' | 'RABBITMQ_CA_FILE' | 'brokerPort'>;
+type BrokerEnv = Pick<CommonEnv, 'RABBITMQ_HOST' | 'RABBITMQ_TLS' | 'RABBITMQ_CA_FILE' | 'brokerPort'> & Partial<Pick<CommonEnv, 'brokerNodes'>>;
 
 /** Where and as whom an app connects: `amqps` with RABBITMQ_TLS, the app's own broker user and vhost. */
 export function brokerUri(env: BrokerEnv, role: Pick<AppRole, 'user' | 'vhost'>, password: string) {
@@ -16,6 +16,15 @@ export function brokerUri(env: BrokerEnv, role: Pick<AppRole, 'user' | 'vhost'>,
     vhost: `/${encodeURIComponent(role.vhost)}`,
     heartbeat: 15,
   };
+}
+
+/**
+ * One connection target per broker node (RABBITMQ_URLS, else RABBITMQ_HOST/PORT). amqp-connection-manager tries them
+ * in turn: when the node it is on goes away, the app reconnects to the next one.
+ */
+export function brokerUris(env: BrokerEnv, role: Pick<AppRole, 'user' | 'vhost'>, password: string) {
+  const nodes = env.brokerNodes ?? [{ host: env.RABBITMQ_HOST, port: env.brokerPort }];
+  return nodes.map((node) => ({ ...brokerUri(env, role, password), hostname: node.host, port: node.port }));
 }
 
 /**

@@ -14,27 +14,34 @@ export class BrokerConnector implements OnApplicationBootstrap {
   private readonly logger = new Logger('Broker');
   private verified = false;
   private failures = 0;
+  /** `host:port` of the node the connection is on (one of RABBITMQ_URLS), for /health/ready */
+  private node: string | undefined;
+  /** the cluster's name as the node announced it */
+  private cluster: string | undefined;
 
   constructor(
     private readonly amqp: AmqpConnection,
     @Inject(APP_ROLE) private readonly role: AppRole,
     health: HealthRegistry,
   ) {
-    health.register({ name: 'broker', check: async () => this.problem() });
+    health.register({ name: 'broker', check: async () => this.problem(), describe: () => ({ node: this.node ?? null, cluster: this.cluster ?? null }) });
   }
 
   onApplicationBootstrap(): void {
     const manager = this.amqp.managedConnection;
     // amqp-connection-manager waits a fixed time between attempts; it reads this field each time, so back off
     const retry = manager as unknown as { reconnectTimeInSeconds: number };
-    manager.on('connect', ({ connection }) => {
+    manager.on('connect', ({ connection, url }) => {
       this.failures = 0;
+      this.node = nodeOf(url);
+      this.cluster = clusterName(connection as unknown as ChannelModel);
       retry.reconnectTimeInSeconds = 1;
       void this.verify(connection as unknown as ChannelModel);
     });
     manager.on('disconnect', ({ err }) => {
       this.verified = false;
-      this.logger.warn(`disconnected from RabbitMQ: ${err?.message ?? 'closed'}; reconnecting`);
+      this.logger.warn(`disconnected from RabbitMQ node ${this.node ?? '?'}: ${err?.message ?? 'closed'}; reconnecting`);
+      this.node = undefined;
     });
     manager.on('connectFailed', ({ err }) => {
       const delayMs = backoffDelay(this.failures++, 1000, 30_000);
@@ -44,7 +51,12 @@ export class BrokerConnector implements OnApplicationBootstrap {
       );
     });
     const current = (manager as unknown as { connection?: ChannelModel }).connection;
-    if (manager.isConnected() && current) void this.verify(current);
+    if (manager.isConnected() && current) {
+      const urls = (manager as unknown as { _urls?: unknown[]; _currentUrl?: number })._urls ?? [];
+      this.node = nodeOf(urls[((manager as unknown as { _currentUrl?: number })._currentUrl ?? 1) - 1]);
+      this.cluster = clusterName(current);
+      void this.verify(current);
+    }
   }
 
   get isReady(): boolean {
@@ -68,7 +80,7 @@ export class BrokerConnector implements OnApplicationBootstrap {
       return;
     }
     this.verified = true;
-    this.logger.log(`connected to RabbitMQ as ${this.role.user} on ${this.role.vhost}; topology verified`);
+    this.logger.log(`connected to RabbitMQ node ${this.node ?? '?'} as ${this.role.user} on ${this.role.vhost}; topology verified`);
   }
 }
 
@@ -92,4 +104,28 @@ export async function checkObjects(connection: ChannelModel, role: Pick<AppRole,
     ...role.queues.map((q) => attempt(`queue ${q}`, (ch) => ch.checkQueue(q))),
   ]);
   return results.filter((r): r is string => r !== null);
+}
+
+/** `host:port` of a connection target as amqp-connection-manager reports it (URL string or amqplib options). */
+export function nodeOf(url: unknown): string | undefined {
+  if (typeof url === 'string') {
+    try {
+      const u = new URL(url);
+      return `${u.hostname}:${u.port || (u.protocol === 'amqps:' ? 5671 : 5672)}`;
+    } catch {
+      return undefined;
+    }
+  }
+  if (url && typeof url === 'object') {
+    const o = url as { hostname?: string; port?: number; protocol?: string; url?: unknown };
+    if (o.url !== undefined) return nodeOf(o.url);
+    if (o.hostname) return `${o.hostname}:${o.port ?? (o.protocol === 'amqps' ? 5671 : 5672)}`;
+  }
+  return undefined;
+}
+
+function clusterName(connection: ChannelModel): string | undefined {
+  const properties = (connection as unknown as { connection?: { serverProperties?: Record<string, unknown> } }).connection?.serverProperties;
+  const name = properties?.['cluster_name'];
+  return typeof name === 'string' ? name : undefined;
 }

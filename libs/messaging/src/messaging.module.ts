@@ -3,7 +3,7 @@ import { DynamicModule, Logger, Module } from '@nestjs/common';
 import { CommonEnv } from '@purple/platform';
 import { AppName, AppRole, roleOf } from '@purple/topology';
 import { BrokerConnector } from './broker-connector';
-import { brokerSocketOptions, brokerUri } from './broker-connection-options';
+import { brokerSocketOptions, brokerUris } from './broker-connection-options';
 import { BrokerConnectionSource } from './consumers/broker-connection-source';
 import { ConsumerFactory, QueueConsumerFactory } from './consumers/queue-consumer-factory';
 import { ConfirmedPublisher } from './publisher';
@@ -25,7 +25,7 @@ export class MessagingModule {
           useFactory: (env: CommonEnv) => {
             const role = roleOf(app, { namespace: env.BROKER_NAMESPACE });
             return {
-              uri: brokerUri(env, role, env.required(role.passwordEnv)),
+              uri: brokerUris(env, role, env.required(role.passwordEnv)),
               connectionInitOptions: { wait: false },
               connectionManagerOptions: { reconnectTimeInSeconds: 2, connectionOptions: brokerSocketOptions(env, app) },
               enableDirectReplyTo: false,

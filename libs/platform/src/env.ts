@@ -19,6 +19,15 @@ export class CommonEnv {
   @Max(65535)
   RABBITMQ_PORT?: number;
 
+  /**
+   * Every node of a cluster, comma-separated (`amqp://host:port,amqp://host2:port`, or `host:port`): the app connects
+   * to one and, when that node goes away, to the next. Wins over RABBITMQ_HOST/RABBITMQ_PORT. No credentials or vhost:
+   * each app connects as its own user to its own vhost.
+   */
+  @IsOptional()
+  @ValidateBy({ name: 'brokerUrls', validator: { validate: (v: unknown, args) => brokerUrlProblem(v, (args?.object as CommonEnv).RABBITMQ_TLS === true) === null, defaultMessage: (args) => `RABBITMQ_URLS ${brokerUrlProblem(args?.value, (args?.object as CommonEnv).RABBITMQ_TLS === true)}` } })
+  RABBITMQ_URLS?: string;
+
   /** AMQP over TLS (amqps), the server's certificate verified against the system's CAs or RABBITMQ_CA_FILE */
   @Transform(({ obj }) => parseBoolean((obj as Record<string, unknown>)['RABBITMQ_TLS']))
   @IsBoolean({ message: 'RABBITMQ_TLS must be true or false' })
@@ -72,6 +81,12 @@ export class CommonEnv {
     return this.RABBITMQ_PORT ?? (this.RABBITMQ_TLS ? 5671 : 5672);
   }
 
+  /** The broker nodes to connect to, in order: RABBITMQ_URLS, else RABBITMQ_HOST:brokerPort. */
+  get brokerNodes(): BrokerNode[] {
+    if (!this.RABBITMQ_URLS) return [{ host: this.RABBITMQ_HOST, port: this.brokerPort }];
+    return parseBrokerUrls(this.RABBITMQ_URLS, this.brokerPort);
+  }
+
   /** A variable whose name is only known at run time, such as the app's broker password, from the same source. */
   required(name: string): string {
     return requireEnv(name, this.source ?? process.env);
@@ -92,4 +107,39 @@ function isReadableFile(path: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+export interface BrokerNode {
+  host: string;
+  port: number;
+}
+
+/** `amqp://host:port`, `amqps://host` or `host:port` entries, comma-separated; the default port where none is given. */
+export function parseBrokerUrls(value: string, defaultPort: number): BrokerNode[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const url = new URL(/^[a-z]+:\/\//i.test(entry) ? entry : `amqp://${entry}`);
+      return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port ? Number(url.port) : defaultPort };
+    });
+}
+
+/** Why RABBITMQ_URLS is not usable, or null. */
+export function brokerUrlProblem(value: unknown, tls: boolean): string | null {
+  if (typeof value !== 'string' || value.split(',').every((s) => s.trim() === '')) return 'must list at least one node';
+  for (const raw of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    let url: URL;
+    try {
+      url = new URL(/^[a-z]+:\/\//i.test(raw) ? raw : `amqp://${raw}`);
+    } catch {
+      return `has an entry that is not a URL or host:port: ${JSON.stringify(raw.replace(/\/\/[^@/]*@/, '//'))}`;
+    }
+    if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') return `entries must be amqp:// or amqps:// (got ${url.protocol})`;
+    if ((url.protocol === 'amqps:') !== tls && /^[a-z]+:\/\//i.test(raw)) return `uses ${url.protocol}// but RABBITMQ_TLS is ${tls}`;
+    if (url.username || url.password) return 'must not carry credentials: each app connects as its own user (<USER>_PASSWORD)';
+    if (url.pathname !== '' && url.pathname !== '/') return 'must not name a vhost: each app connects to its own';
+  }
+  return null;
 }

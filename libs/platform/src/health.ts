@@ -5,6 +5,8 @@ export interface ReadinessCheck {
   readonly name: string;
   /** resolves to null when ready, else a short reason */
   check(): Promise<string | null>;
+  /** what readiness shows about the dependency besides up/down, e.g. the broker node the app is connected to */
+  describe?(): Record<string, unknown> | undefined;
 }
 
 @Injectable()
@@ -15,13 +17,14 @@ export class HealthRegistry {
     this.checks.push(check);
   }
 
-  async report(): Promise<{ ready: boolean; checks: Record<string, string> }> {
+  async report(): Promise<{ ready: boolean; checks: Record<string, string>; details: Record<string, Record<string, unknown>> }> {
     const results = await Promise.all(
       this.checks.map(async (c) => [c.name, await c.check().catch((e: Error) => e.message)] as const),
     );
     return {
       ready: results.every(([, problem]) => problem === null),
       checks: Object.fromEntries(results.map(([name, problem]) => [name, problem ?? 'up'])),
+      details: Object.fromEntries(this.checks.flatMap((c) => (c.describe?.() ? [[c.name, c.describe()]] : []))) as Record<string, Record<string, unknown>>,
     };
   }
 }
@@ -41,8 +44,8 @@ export class HealthController {
   @Get('ready')
   async ready() {
     const report = await this.registry.report();
-    if (!report.ready) throw new ServiceUnavailableException({ status: 'down', checks: report.checks });
-    return { status: 'up', checks: report.checks };
+    if (!report.ready) throw new ServiceUnavailableException({ status: 'down', checks: report.checks, ...report.details });
+    return { status: 'up', checks: report.checks, ...report.details };
   }
 }
 

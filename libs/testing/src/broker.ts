@@ -29,6 +29,8 @@ export interface BrokerSettings {
   managementUrl: string;
   adminUser: string;
   adminPassword: string;
+  /** a cluster's every node's AMQP port on `host`, first node first: apps get them as RABBITMQ_URLS */
+  amqpPorts?: number[];
 }
 
 /** Where the test broker is: RABBITMQ_HOST/PORT, RABBITMQ_MANAGEMENT_URL, RABBITMQ_ADMIN_USER/PASSWORD (or local defaults). */
@@ -63,6 +65,8 @@ export interface BrokerNamespace {
    * the first vhost the user has permissions in.
    */
   amqpUrl(user: string, vhost?: string): string;
+  /** amqpUrl for every node of a cluster (one entry for a single broker) */
+  amqpUrls(user: string, vhost?: string): string[];
   /** a management API client as this user (default: the bootstrap admin) */
   management(user?: string): ManagementClient;
   /**
@@ -106,6 +110,13 @@ export async function createBrokerNamespace(options: BrokerNamespaceOptions = {}
     await deprovision({ ...admin, namespace });
   };
 
+  const amqpUrlAt = (name: string, vh: string | undefined, port: number) => {
+    const u = user(name);
+    const target = vh ? vhost(vh) : topology.permissions.find((p) => p.user === u)?.vhost;
+    if (!target) throw new Error(`user ${u} has no vhost in namespace ${namespace}`);
+    return `amqp://${encodeURIComponent(u)}:${encodeURIComponent(password(u))}@${settings.host}:${port}/${encodeURIComponent(target)}`;
+  };
+
   let report: ProvisionReport = { changes: [], warnings: [] };
   if (options.provision !== false) {
     try {
@@ -126,10 +137,10 @@ export async function createBrokerNamespace(options: BrokerNamespaceOptions = {}
     vhost,
     password,
     amqpUrl(name, vh) {
-      const u = user(name);
-      const target = vh ? vhost(vh) : topology.permissions.find((p) => p.user === u)?.vhost;
-      if (!target) throw new Error(`user ${u} has no vhost in namespace ${namespace}`);
-      return `amqp://${encodeURIComponent(u)}:${encodeURIComponent(password(u))}@${settings.host}:${settings.port}/${encodeURIComponent(target)}`;
+      return amqpUrlAt(name, vh, settings.port);
+    },
+    amqpUrls(name, vh) {
+      return (settings.amqpPorts ?? [settings.port]).map((port) => amqpUrlAt(name, vh, port));
     },
     management(name) {
       return name === undefined
@@ -141,6 +152,7 @@ export async function createBrokerNamespace(options: BrokerNamespaceOptions = {}
         BROKER_NAMESPACE: namespace,
         RABBITMQ_HOST: settings.host,
         RABBITMQ_PORT: String(settings.port),
+        ...(settings.amqpPorts && settings.amqpPorts.length > 1 ? { RABBITMQ_URLS: settings.amqpPorts.map((port) => `amqp://${settings.host}:${port}`).join(',') } : {}),
         ...Object.fromEntries(topology.users.map((u) => [u.passwordEnv, passwords[u.name]])),
       };
     },

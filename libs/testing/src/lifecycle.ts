@@ -5,6 +5,7 @@ import { DATABASE_APPS, databaseUrlEnvOf, isDatabaseApp } from '@purple/persiste
 import { AppName } from '@purple/topology';
 import { BrokerNamespace, createBrokerNamespace } from './broker';
 import { TestDatabase, createTestDatabase } from './database';
+import { TcpProxy } from './faults';
 import { baseUrl, connectedUsers, eventually, expectedRole, health, startTestService } from './service';
 
 /**
@@ -61,6 +62,30 @@ export function describeServiceLifecycle(
         await service.close();
       }
     });
+
+    it('with RABBITMQ_URLS, fails over to the next node when its node goes away, and readiness names the node (issue 14)', async () => {
+      // two "nodes": two proxies to the one test broker; cutting one is its node going away
+      const target = { host: broker.settings.host, port: broker.settings.port };
+      const [first, second] = await Promise.all([TcpProxy.start(target), TcpProxy.start(target)]);
+      const service = await startTestService(app, register, broker, db.url, {
+        ...extraEnv(),
+        RABBITMQ_URLS: `amqp://127.0.0.1:${first.port}, amqp://127.0.0.1:${second.port}`,
+      });
+      const nodeOf = async () => {
+        const h = await health(service, 'ready');
+        return h.status === 200 ? (h.body as { broker?: { node?: string } }).broker?.node : null;
+      };
+      try {
+        expect(await eventually(nodeOf)).toBe(`127.0.0.1:${first.port}`);
+        first.cut();
+        expect(await eventually(async () => ((await nodeOf()) === `127.0.0.1:${second.port}` ? 'second' : null), 60_000)).toBe('second');
+        expect(second.accepted).toBeGreaterThanOrEqual(1);
+        await eventually(async () => (await connectedUsers(broker, expectedRole(app, broker).vhost)).includes(expectedRole(app, broker).user));
+      } finally {
+        await service.close();
+        await Promise.all([first.close(), second.close()]);
+      }
+    }, 120_000);
 
     if (isDatabaseApp(app)) {
       it('is not ready (503, with the reason) while the database is unreachable', async () => {

@@ -5,12 +5,13 @@ import { PrivateBroker, PrivateBrokerState, attachPrivateBroker, startPrivateBro
 /**
  * Several private RabbitMQ nodes on this machine, clustered (RabbitMQ's clustering guide, "Starting Independent
  * Nodes on a Single Machine"): each node is a `PrivateBroker` (own name, ports, directories; the machine's cookie),
- * the others joined to the first with `rabbitmqctl join_cluster`. Management runs on the first node; the others run
- * its agent so it sees them. Quorum queues declared once the cluster is up get a replica on every node.
+ * the others joined to the first with `rabbitmqctl join_cluster`. Management runs on every node (as the Cluster
+ * Operator sets it up), so any node's API serves the cluster when another is down. Quorum queues declared once the
+ * cluster is up get a replica on every node.
  */
 export interface PrivateCluster {
   readonly nodes: PrivateBroker[];
-  /** the first node: AMQP and management */
+  /** the first node's AMQP port; every node's management URL (comma-separated) and AMQP port (`amqpPorts`) */
   readonly settings: BrokerSettings;
   /** `127.0.0.1:<port>` of every node, first node first */
   readonly amqpAddresses: string[];
@@ -32,7 +33,7 @@ export async function startPrivateCluster(options: { size?: number; name?: strin
   const log = options.log ?? (() => undefined);
   const started = await Promise.allSettled(
     Array.from({ length: size }, (_, i) =>
-      startPrivateBroker({ name: `${name}-${i + 1}`, plugins: i === 0 ? ['rabbitmq_management'] : ['rabbitmq_management_agent'], log }),
+      startPrivateBroker({ name: `${name}-${i + 1}`, plugins: ['rabbitmq_management'], log }),
     ),
   );
   const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -68,7 +69,11 @@ export function attachPrivateCluster(state: PrivateClusterState, log?: (line: st
 function clusterOf(name: string, nodes: PrivateBroker[]): PrivateCluster {
   return {
     nodes,
-    settings: nodes[0]?.settings,
+    settings: nodes[0] && {
+      ...nodes[0].settings,
+      managementUrl: nodes.map((n) => n.settings.managementUrl).join(','),
+      amqpPorts: nodes.map((n) => n.amqpPort),
+    },
     amqpAddresses: nodes.map((n) => `127.0.0.1:${n.amqpPort}`),
     state: { name, nodes: nodes.map((n) => n.state) },
     async runningNodes() {

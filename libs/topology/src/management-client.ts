@@ -9,7 +9,10 @@ import { BindingDef, ExchangeDef, PermissionDef, PolicyDef, QueueDef, TopicPermi
  */
 
 export interface ManagementClientOptions {
-  /** e.g. `http://127.0.0.1:15672`; a path prefix (`http://host/rabbitmq`) is kept */
+  /**
+   * e.g. `http://127.0.0.1:15672`; a path prefix (`http://host/rabbitmq`) is kept. Several nodes' APIs,
+   * comma-separated: a request that cannot reach one is sent to the next (each node serves the whole cluster).
+   */
   url: string;
   username: string;
   password: string;
@@ -99,20 +102,29 @@ export const tagList = (tags: string[] | string | undefined): string[] =>
 const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 export class ManagementClient {
-  /** the base URL without credentials, safe to print */
-  readonly url: string;
+  /** every base URL without credentials, safe to print */
+  readonly urls: string[];
   readonly username: string;
   private readonly authorization: string;
   private readonly timeoutMs: number;
+  /** the URL that answered last: requests go there first */
+  private current = 0;
 
   constructor(options: ManagementClientOptions) {
-    const u = new URL(options.url);
-    // credentials in the URL would end up in messages: drop them, the explicit ones are used
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    u.hash = '';
-    this.url = u.toString().replace(/\/+$/, '');
+    this.urls = options.url
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((raw) => {
+        const u = new URL(raw);
+        // credentials in the URL would end up in messages: drop them, the explicit ones are used
+        u.username = '';
+        u.password = '';
+        u.search = '';
+        u.hash = '';
+        return u.toString().replace(/\/+$/, '');
+      });
+    if (this.urls.length === 0) throw new TypeError('no management API URL');
     this.username = options.username;
     this.authorization = 'Basic ' + Buffer.from(`${options.username}:${options.password}`, 'utf8').toString('base64');
     this.timeoutMs = options.timeoutMs ?? 15_000;
@@ -120,11 +132,38 @@ export class ManagementClient {
 
   // ---- JSON verbs -----------------------------------------------------------------------------------------
 
-  /** `path` starts with `/api/`; segments must already be encoded (use {@link seg}). */
+  /** the base URL requests go to first (the one that answered last), without credentials */
+  get url(): string {
+    return this.urls[this.current];
+  }
+
+  /**
+   * `path` starts with `/api/`; segments must already be encoded (use {@link seg}). A node that cannot be reached
+   * is skipped for the next URL; an HTTP answer, even an error, is the cluster's answer and is not retried elsewhere.
+   */
   async request<T = unknown>(method: Method, path: string, body?: unknown): Promise<T> {
+    let unreachable: ManagementApiError | undefined;
+    for (let tried = 0; tried < this.urls.length; tried++) {
+      const at = (this.current + tried) % this.urls.length;
+      try {
+        const result = await this.requestAt<T>(this.urls[at], method, path, body);
+        this.current = at;
+        return result;
+      } catch (err) {
+        if (!(err instanceof ManagementApiError) || err.status !== undefined) {
+          this.current = at;
+          throw err;
+        }
+        unreachable = unreachable && this.urls.length > 1 ? new ManagementApiError(`${unreachable.message}; ${err.message}`, undefined, method, path, err.reason) : err;
+      }
+    }
+    throw unreachable as ManagementApiError;
+  }
+
+  private async requestAt<T>(base: string, method: Method, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
-      res = await fetch(this.url + path, {
+      res = await fetch(base + path, {
         method,
         headers: {
           authorization: this.authorization,
@@ -138,7 +177,7 @@ export class ManagementClient {
     } catch (err) {
       const reason = networkReason(err, this.timeoutMs);
       throw new ManagementApiError(
-        `cannot reach the management API at ${this.url}: ${reason}`,
+        `cannot reach the management API at ${base}: ${reason}`,
         undefined,
         method,
         path,
@@ -158,7 +197,7 @@ export class ManagementClient {
       reason = oneLine(reason);
       throw new ManagementApiError(
         `management API ${method} ${path} failed: ${res.status} ${oneLine(res.statusText)}: ${reason}` +
-          (res.status === 401 ? ` (user '${this.username}' at ${this.url})` : ''),
+          (res.status === 401 ? ` (user '${this.username}' at ${base})` : ''),
         res.status,
         method,
         path,

@@ -26,6 +26,28 @@ describe('ManagementClient', () => {
     expect(err.message).not.toMatch(/\n/);
   });
 
+  it('goes on to the next management URL when one cannot be reached, and keeps using the one that answered (issue 14)', async () => {
+    const [down1, down2] = [await closedPort(), await closedPort()];
+    const client = new ManagementClient({
+      url: `http://127.0.0.1:${down1}, ${BROKER.managementUrl}`,
+      username: BROKER.adminUser,
+      password: BROKER.adminPassword,
+    });
+    expect(client.urls).toEqual([`http://127.0.0.1:${down1}`, BROKER.managementUrl.replace(/\/+$/, '')]);
+    expect((await client.overview()).rabbitmq_version).toMatch(/^3\./);
+    expect(client.url).toBe(BROKER.managementUrl.replace(/\/+$/, ''));
+    // an HTTP error is the cluster's answer: not retried on another node
+    const refused = new ManagementClient({ url: `${BROKER.managementUrl},http://127.0.0.1:${down1}`, username: BROKER.adminUser, password: 'wrong-pa55word' });
+    expect(((await refused.overview().catch((e: unknown) => e)) as ManagementApiError).status).toBe(401);
+    // none reachable: one error naming each
+    const none = new ManagementClient({ url: `http://127.0.0.1:${down1},http://127.0.0.1:${down2}`, username: 'guest', password: 'x' });
+    const err = (await none.overview().catch((e: unknown) => e)) as ManagementApiError;
+    expect(err.status).toBeUndefined();
+    expect(err.message).toBe(
+      `cannot reach the management API at http://127.0.0.1:${down1}: ECONNREFUSED; cannot reach the management API at http://127.0.0.1:${down2}: ECONNREFUSED`,
+    );
+  });
+
   it('drops credentials given in the URL from what it prints', () => {
     const client = new ManagementClient({ url: 'http://u:secret@example.invalid:15672/', username: 'u', password: 'secret' });
     expect(client.url).toBe('http://example.invalid:15672');

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, isURL } from 'class-validator';
 import { MIN_SIGNING_KEY_LENGTH } from '@purple/auth';
 import { CLIENT_ID_PATTERN } from '@purple/contracts';
 import { CommonEnv } from '@purple/platform';
@@ -47,8 +47,15 @@ export class ApiEnv extends CommonEnv {
   @Max(16 * 1024 * 1024)
   MAX_BODY_BYTES = 256 * 1024;
 
-  /** where the api creates and removes clients' queues, as the vhost admin `soar_admin` */
-  @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  /** where the api creates and removes clients' queues, as the vhost admin `soar_admin`; several nodes' APIs comma-separated */
+  @ValidateBy({
+    name: 'urlList',
+    validator: {
+      validate: (v: unknown) =>
+        typeof v === 'string' && v.split(',').filter((u) => u.trim()).length > 0 && v.split(',').filter((u) => u.trim()).every((u) => isURL(u.trim(), { require_tld: false, protocols: ['http', 'https'] })),
+      defaultMessage: () => 'RABBITMQ_MANAGEMENT_URL must be an http(s) URL, or several comma-separated',
+    },
+  })
   RABBITMQ_MANAGEMENT_URL = 'http://127.0.0.1:15672';
 
   @IsString()
