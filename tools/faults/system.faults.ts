@@ -25,7 +25,7 @@ describe('fault suites (private broker and database, apps as processes)', () => 
   it(`database outage: nothing lost, dead-lettered or spinning while PostgreSQL is down ${LONG_OUTAGE_MS / 60_000} minutes`, async () => {
     const { counts, spinning } = await databaseOutage(system(), LONG_OUTAGE_MS);
     expectNothingLost(counts, { [`queuesRedeliveringMoreThan${MAX_REDELIVERIES_PER_QUEUE}`]: { actual: spinning, expected: {} } });
-  }, 600_000);
+  }, 900_000);
 
   it('crashes: nothing lost when each app in turn is killed with SIGKILL mid-work and restarted', async () => {
     expectNothingLost(await crashes(system()));
