@@ -40,10 +40,11 @@ describe('checking engine end to end', () => {
       DETECTION_WINDOW_AFTER_SECONDS: '2',
       DISPATCH_SWEEP_MS: '1000',
     };
-    Object.assign(apps, await startServiceProcesses(PIPELINE, env, 120_000));
+    // a loaded 2-core machine takes over 100 s to start one app from source (measured: caldera-consumer, 104 s)
+    Object.assign(apps, await startServiceProcesses(PIPELINE, env, 300_000));
     publisher = await amqp.connect(broker.amqpUrl('caldera_publisher', CHECKING_VHOST));
     channel = await publisher.createConfirmChannel();
-  }, 180_000);
+  }, 420_000);
 
   afterAll(async () => {
     await publisher?.close().catch(() => undefined);

@@ -83,6 +83,16 @@ export async function settle(
     [caldera.confirmed],
   );
   const stored = new Map(rows.map((r) => [r.caldera_link_id, r]));
+  const errored = rows.filter((r) => r.verdicts.includes('error')).map((r) => r.caldera_link_id);
+  if (errored.length > 0) {
+    // why, so that an error verdict can be told apart from a defect (a connector that timed out on a loaded machine)
+    const reasons = await system.query<{ status: string; last_error: string | null; result_error: string | null }>(
+      `SELECT t.status, t.last_error, r.error AS result_error FROM execution e JOIN detection_task t ON t.execution_id = e.id
+         LEFT JOIN detection_result r ON r.task_id = t.id WHERE e.caldera_link_id = ANY($1::text[]) AND e.verdict = 'error'`,
+      [errored],
+    );
+    process.stdout.write(`[faults] error verdicts (${errored.length}): ${JSON.stringify(reasons)}\n`);
+  }
   const counts: FaultCounts = {
     fault,
     bus: {

@@ -83,7 +83,8 @@ describe('provisioning PostgreSQL, then migrating as the owner', () => {
       const child = execFile(
         process.execPath,
         [require.resolve('ts-node/dist/bin.js'), '-P', 'tools/tsconfig.json', 'tools/migrate/main.ts'],
-        { cwd: REPO, env: { PATH: process.env['PATH'], ...env, BROKER_NAMESPACE: namespace, NODE_ENV: 'production' } },
+        // transpile only: what is tested is the tool, not the type checker, and a loaded machine makes the latter slow
+        { cwd: REPO, env: { PATH: process.env['PATH'], TS_NODE_TRANSPILE_ONLY: 'true', ...env, BROKER_NAMESPACE: namespace, NODE_ENV: 'production' } },
         (_err, stdout, stderr) => done({ code: child.exitCode, stdout, stderr }),
       );
     });
@@ -105,5 +106,5 @@ describe('provisioning PostgreSQL, then migrating as the owner', () => {
     } finally {
       await asRouter.end();
     }
-  }, 120_000);
+  }, 300_000);
 });
