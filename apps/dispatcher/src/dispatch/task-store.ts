@@ -45,11 +45,11 @@ const CLAIM_PENDING = `
   SELECT t.id, t.execution_id, t.detection_type, t.platform, t.connector, t.query, t.config, t.priority,
          t.timeout_seconds, t.attempts, t.max_attempts, t.created_at,
          o.caldera_operation_id, e.agent_host, e.agent_paw, e.command, e.executed_at, e.caldera_link_id,
-         e.correlation_id, e.verdict
+         e.correlation_id, e.verdict, e.marker, t.recheck_of
     FROM detection_task t
     JOIN execution e ON e.id = t.execution_id
     JOIN operation o ON o.id = e.operation_id
-   WHERE t.status = 'pending'
+   WHERE t.status = 'pending' AND (t.not_before IS NULL OR t.not_before <= now())
    ORDER BY CASE t.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, t.created_at
    LIMIT $1
      FOR UPDATE OF t SKIP LOCKED`;
@@ -83,6 +83,8 @@ interface PendingRow {
   caldera_link_id: string | null;
   correlation_id: string;
   verdict: string;
+  marker: string;
+  recheck_of: string | null;
 }
 
 /**
@@ -183,5 +185,7 @@ function toClaimedTask(row: PendingRow): ClaimedTask {
     calderaLinkId: row.caldera_link_id,
     correlationId: row.correlation_id,
     executionVerdict: row.verdict,
+    marker: row.marker,
+    recheckOf: row.recheck_of,
   };
 }

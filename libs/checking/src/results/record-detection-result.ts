@@ -1,9 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DetectionResponseMessage } from '@purple/contracts';
 import type { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
 import { UUID_PATTERN } from '../database';
 import { RejectedMessageError } from '../errors';
 import { isFinalTaskStatus } from '../verdict/decide-verdict';
+import { isLateDetection, ingestionDelayMs, recheckDelaySeconds } from '../purple/late-detection';
+import { gradeMatch } from '../purple/match-quality';
 import { answerOf } from './answer';
 import { LockedTask, ResultStore } from './result-store';
 import { TaskProcessing, observeTaskProcessing } from './task-processing-metric';
@@ -26,9 +28,15 @@ export interface RecordOutcome {
  * verdict — in one transaction, so the consumer acks only once all of it is durable. Once committed, the time from
  * dispatch to the stored result goes into `purple_task_processing_seconds`.
  */
+/** Seconds after a `not_detected` answer before its one re-check, for tasks that do not say (0: off). */
+export const RECHECK_AFTER_SECONDS = Symbol('RECHECK_AFTER_SECONDS');
+
 @Injectable()
 export class RecordDetectionResult {
-  constructor(private readonly results: ResultStore) {}
+  constructor(
+    private readonly results: ResultStore,
+    @Optional() @Inject(RECHECK_AFTER_SECONDS) private readonly recheckAfterSeconds: number = 0,
+  ) {}
 
   async execute(response: DetectionResponseMessage): Promise<RecordOutcome> {
     const answer = answerOf(response);
@@ -39,6 +47,9 @@ export class RecordDetectionResult {
       if (!task) throw unknownTask(response.task_id);
       // a worker that does not say which attempt it answers answers the latest dispatch
       const attempt = response.attempt ?? Math.max(task.attempts, 1);
+      const verdictBefore = await tx.lockExecutionVerdict(task.executionId);
+      const match = response.match && { markerFound: response.match.marker_found, hostScoped: response.match.host_scoped };
+      const actions = (response.evidence ?? []).map((item) => item.action);
 
       const storedAt = await tx.insertResult({
         taskId: task.id,
@@ -54,6 +65,10 @@ export class RecordDetectionResult {
         resultAt: answer.resultAt,
         workerId: response.metadata.worker_id,
         response: plain(response),
+        matchQuality: gradeMatch(answer.detected, match),
+        action: actions.includes('blocked') ? 'blocked' : actions.includes('alerted') ? 'alerted' : null,
+        late: isLateDetection(answer.status, verdictBefore),
+        ingestionDelayMs: ingestionDelayMs(answer.status, answer.matchedEventAt, answer.resultAt),
       });
       const stored = storedAt !== null;
 
@@ -61,6 +76,8 @@ export class RecordDetectionResult {
       if (stored && answerClosesTask(task, attempt)) {
         await tx.closeTask(task.id, answer.taskStatus, answer.taskError);
         taskStatus = answer.taskStatus;
+        const recheckIn = recheckDelaySeconds(answer.status, task, this.recheckAfterSeconds);
+        if (recheckIn !== null) await tx.scheduleRecheck(task.id, recheckIn);
       }
       const verdict = await tx.rollUpVerdict(task.executionId);
       return {
