@@ -4,3 +4,5 @@ export * from './late-detection';
 export * from './learned-delay';
 export * from './source-outcomes';
 export * from './compare-runs';
+export * from './purple-read.repository';
+export * from './purple-views';
