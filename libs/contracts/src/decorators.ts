@@ -72,7 +72,6 @@ function bounds(min?: number, max?: number): PropertyDecorator[] {
 }
 
 export const RequiredBoolean = () => all(IsRequired(), IsBoolean());
-export const OptionalBoolean = () => all(IsOptional(), IsBoolean());
 
 export const RequiredOneOf = (values: readonly unknown[]) => all(IsRequired(), IsIn([...values]));
 export const OptionalOneOf = (values: readonly unknown[]) => all(IsOptional(), IsIn([...values]));

@@ -6,3 +6,4 @@ export * from './source-outcomes';
 export * from './compare-runs';
 export * from './purple-read.repository';
 export * from './purple-views';
+export * from './source-metrics';

@@ -28,6 +28,7 @@ const DISPATCHED: LockedTask = {
   dispatchedAt: DISPATCHED_AT,
   config: {},
   isRecheck: false,
+  connector: 'splunk',
 };
 
 class FakeResults {
@@ -54,7 +55,7 @@ class FakeResults {
         if (this.task) this.task.status = status;
       },
       rollUpVerdict: async () => this.verdict,
-      lockExecutionVerdict: async () => this.verdictBefore,
+      lockExecution: async () => ({ verdict: this.verdictBefore, executedAt: new Date('2024-01-15T10:30:00Z'), techniqueId: 'T1033' }),
       scheduleRecheck: async (taskId, seconds) => void this.rechecks.push({ taskId, seconds }),
     };
     const transaction = async (work: (t: ResultTransaction) => Promise<unknown>) => {

@@ -6,6 +6,7 @@ import { RejectedMessageError } from '../errors';
 import { isFinalTaskStatus } from '../verdict/decide-verdict';
 import { isLateDetection, ingestionDelayMs, recheckDelaySeconds } from '../purple/late-detection';
 import { gradeMatch } from '../purple/match-quality';
+import { observeSourceDetection } from '../purple/source-metrics';
 import { answerOf } from './answer';
 import { LockedTask, ResultStore } from './result-store';
 import { TaskProcessing, observeTaskProcessing } from './task-processing-metric';
@@ -42,15 +43,17 @@ export class RecordDetectionResult {
     const answer = answerOf(response);
     if (!UUID_PATTERN.test(response.task_id)) throw unknownTask(response.task_id);
 
-    const { outcome, processing } = await this.results.transaction(async (tx) => {
+    const { outcome, processing, source } = await this.results.transaction(async (tx) => {
       const task = await tx.lockTask(response.task_id);
       if (!task) throw unknownTask(response.task_id);
       // a worker that does not say which attempt it answers answers the latest dispatch
       const attempt = response.attempt ?? Math.max(task.attempts, 1);
-      const verdictBefore = await tx.lockExecutionVerdict(task.executionId);
+      const execution = await tx.lockExecution(task.executionId);
+      const verdictBefore = execution.verdict;
       const match = response.match && { markerFound: response.match.marker_found, hostScoped: response.match.host_scoped };
       const actions = (response.evidence ?? []).map((item) => item.action);
 
+      const ingestion = ingestionDelayMs(answer.status, answer.matchedEventAt, answer.resultAt);
       const storedAt = await tx.insertResult({
         taskId: task.id,
         attempt,
@@ -68,7 +71,7 @@ export class RecordDetectionResult {
         matchQuality: gradeMatch(answer.detected, match),
         action: actions.includes('blocked') ? 'blocked' : actions.includes('alerted') ? 'alerted' : null,
         late: isLateDetection(answer.status, verdictBefore),
-        ingestionDelayMs: ingestionDelayMs(answer.status, answer.matchedEventAt, answer.resultAt),
+        ingestionDelayMs: ingestion,
       });
       const stored = storedAt !== null;
 
@@ -92,10 +95,20 @@ export class RecordDetectionResult {
           correlationId: task.correlationId,
         },
         processing: storedAt === null ? null : processingOf(task, attempt, storedAt),
+        source:
+          storedAt === null || !answer.detected
+            ? null
+            : {
+                source: task.connector,
+                techniqueId: execution.techniqueId,
+                latencyMs: Math.max(0, (answer.matchedEventAt ?? answer.resultAt).getTime() - execution.executedAt.getTime()),
+                ingestionDelayMs: ingestion,
+              },
       };
     });
     // observed only after the commit: a rolled-back transaction (then redelivered) is not counted twice
     if (processing) observeTaskProcessing(processing);
+    if (source) observeSourceDetection(source);
     return outcome;
   }
 }

@@ -22,6 +22,15 @@ export interface LockedTask {
   config: Record<string, unknown>;
   /** a re-check task (one more search after not_detected) */
   isRecheck: boolean;
+  /** the source: the connector that ran it */
+  connector: string;
+}
+
+/** The execution as its row is locked for a result. */
+export interface LockedExecution {
+  verdict: Verdict;
+  executedAt: Date;
+  techniqueId: string | null;
 }
 
 export interface NewDetectionResult {
@@ -56,7 +65,7 @@ export interface ResultTransaction {
   closeTask(taskId: string, status: 'completed' | 'failed', lastError: string | null): Promise<void>;
   rollUpVerdict(executionId: string): Promise<Verdict>;
   /** the execution's verdict now, its row locked until commit (before the task's: the roll-up's order) */
-  lockExecutionVerdict(executionId: string): Promise<Verdict>;
+  lockExecution(executionId: string): Promise<LockedExecution>;
   /** one more search of the task, sent no earlier than `afterSeconds` from now; once per task */
   scheduleRecheck(taskId: string, afterSeconds: number): Promise<void>;
 }
@@ -75,7 +84,7 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
     async lockTask(taskId) {
       const [row] = (await manager.query(
         `SELECT t.id, t.execution_id, t.status, t.attempts, e.correlation_id, t.detection_type, t.platform, t.dispatched_at,
-                t.config, t.recheck_of
+                t.config, t.recheck_of, t.connector
            FROM detection_task t JOIN execution e ON e.id = t.execution_id
           WHERE t.id = $1
             FOR UPDATE OF t`,
@@ -91,6 +100,7 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
         dispatched_at: Date | null;
         config: Record<string, unknown> | null;
         recheck_of: string | null;
+        connector: string;
       }>;
       return row
         ? {
@@ -104,6 +114,7 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
             dispatchedAt: row.dispatched_at,
             config: row.config ?? {},
             isRecheck: row.recheck_of !== null,
+            connector: row.connector,
           }
         : null;
     },
@@ -149,9 +160,13 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
 
     rollUpVerdict: (executionId) => rollUpVerdict(manager, executionId),
 
-    async lockExecutionVerdict(executionId) {
-      const [row] = (await manager.query(`SELECT verdict FROM execution WHERE id = $1 FOR UPDATE`, [executionId])) as Array<{ verdict: Verdict }>;
-      return row.verdict;
+    async lockExecution(executionId) {
+      const [row] = (await manager.query(`SELECT verdict, executed_at, technique_id FROM execution WHERE id = $1 FOR UPDATE`, [executionId])) as Array<{
+        verdict: Verdict;
+        executed_at: Date;
+        technique_id: string | null;
+      }>;
+      return { verdict: row.verdict, executedAt: row.executed_at, techniqueId: row.technique_id };
     },
 
     async scheduleRecheck(taskId, afterSeconds) {

@@ -1,6 +1,5 @@
 import { DETECTION_ACTIONS, DETECTION_TYPES, DetectionAction, DetectionType, RESPONSE_STATUSES, ResponseStatus } from '../constants';
 import {
-  OptionalBoolean,
   OptionalDateTime,
   OptionalNested,
   OptionalInt,
@@ -56,10 +55,6 @@ export class EvidenceItem {
   /** When the event happened; used for detection latency. */
   @OptionalDateTime()
   event_time?: string;
-
-  /** The execution's marker appears in this event (issue 15: an `exact` match). */
-  @OptionalBoolean()
-  marker_found?: boolean;
 
   /** What the source did, when it says: `blocked` (prevented) or `alerted` (only detected). */
   @OptionalOneOf(DETECTION_ACTIONS)
