@@ -36,7 +36,7 @@ export const RECHECK_AFTER_SECONDS = Symbol('RECHECK_AFTER_SECONDS');
 export class RecordDetectionResult {
   constructor(
     private readonly results: ResultStore,
-    @Optional() @Inject(RECHECK_AFTER_SECONDS) private readonly recheckAfterSeconds: number = 0,
+    @Optional() @Inject(RECHECK_AFTER_SECONDS) private readonly recheckAfterSeconds = 0,
   ) {}
 
   async execute(response: DetectionResponseMessage): Promise<RecordOutcome> {

@@ -18,7 +18,10 @@ export class PurpleTeamDepth1763800010000 implements MigrationInterface {
       ADD COLUMN late_detection boolean NOT NULL DEFAULT false`);
     // what the workers used as the marker so far
     await q.query(`UPDATE execution SET marker = COALESCE(caldera_link_id, id::text)`);
-    await q.query(`ALTER TABLE execution ALTER COLUMN marker SET NOT NULL`);
+    // ingest sets it (markerFor); a row written any other way still gets one, generated once
+    await q.query(`ALTER TABLE execution
+      ALTER COLUMN marker SET DEFAULT ('pm-' || substr(md5(random()::text || clock_timestamp()::text), 1, 12)),
+      ALTER COLUMN marker SET NOT NULL`);
     await q.query(`ALTER TABLE detection_task
       ADD COLUMN recheck_of uuid REFERENCES detection_task(id) ON DELETE CASCADE,
       ADD COLUMN not_before timestamptz,
