@@ -190,7 +190,7 @@ describe('checking query API', () => {
     );
     const schemas = doc.body.components.schemas;
     expect(Object.keys(schemas.ExecutionDetailDto.properties)).toEqual(expect.arrayContaining(['sources', 'results', 'history', 'marker', 'late_detection']));
-    expect(Object.keys(schemas.CoverageSummaryDto.properties)).toEqual(expect.arrayContaining(['detected_exact', 'detection_rate_exact', 'late_detections']));
+    expect(Object.keys(schemas.OperationDetailDto.properties)).toEqual(expect.arrayContaining(['detected_exact', 'detection_rate_exact', 'late_detections']));
     expect(Object.keys(schemas.TaskDto.properties)).toEqual(expect.arrayContaining(['recheck_of', 'initial_delay_seconds', 'initial_delay_source']));
   });
 
