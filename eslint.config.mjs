@@ -18,6 +18,11 @@ export default [
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+            // The two systems meet only in the api (scope:edge) and in the shared floor beneath both.
+            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+            { sourceTag: 'scope:bus', onlyDependOnLibsWithTags: ['scope:bus', 'scope:shared'] },
+            { sourceTag: 'scope:checking', onlyDependOnLibsWithTags: ['scope:checking', 'scope:shared'] },
+            { sourceTag: 'scope:edge', onlyDependOnLibsWithTags: ['scope:bus', 'scope:checking', 'scope:shared'] },
           ],
         },
       ],

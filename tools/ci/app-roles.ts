@@ -1,3 +1,4 @@
+import { databaseUrlEnvOf, isDatabaseApp } from '@purple/persistence';
 import { APP_NAMES, buildTopology, roleOf } from '@purple/topology';
 
 /**
@@ -8,7 +9,8 @@ import { APP_NAMES, buildTopology, roleOf } from '@purple/topology';
  */
 const topology = buildTopology();
 const description = {
-  apps: APP_NAMES.map((app) => roleOf(app)),
+  // databaseUrlEnv: the app's own PostgreSQL URL variable; absent for the apps that use no database
+  apps: APP_NAMES.map((app) => ({ ...roleOf(app), ...(isDatabaseApp(app) ? { databaseUrlEnv: databaseUrlEnvOf(app) } : {}) })),
   users: topology.users.map((user) => ({ name: user.name, passwordEnv: user.passwordEnv })),
 };
 process.stdout.write(`${JSON.stringify(description, null, 2)}\n`);

@@ -14,8 +14,11 @@ const COMPOSE_FILE = join(REPO_ROOT, 'docker/compose.yaml');
 const COMPOSE_DIR = dirname(COMPOSE_FILE);
 const SHARED_CONFIG = join(REPO_ROOT, 'docker/k8s/base/config.env');
 const DEV_ENV = join(REPO_ROOT, '.env.example');
-/** Compose's own PostgreSQL replaces the Secret's DATABASE_URL; nothing else may differ from Kubernetes. */
-const COMPOSE_ONLY_ENV = new Set(['DATABASE_URL']);
+/**
+ * The apps read ../.env, which also holds what only provisioning and migrations may use: compose blanks those for
+ * every app (Kubernetes never gives them). Nothing else may differ from Kubernetes.
+ */
+const COMPOSE_ONLY_ENV = new Set(['CALDERA_ADMIN_PASSWORD', 'RABBITMQ_ADMIN_PASSWORD', 'PROVISION_DATABASE_URL', 'MIGRATE_DATABASE_URL']);
 
 /** KEY=value lines of an env file (comments and blank lines skipped). */
 function envKeys(path) {
@@ -65,8 +68,7 @@ function checkCompose(compose, roles, deployments, cluster) {
     for (const key of Object.keys(environment)) {
       if (!COMPOSE_ONLY_ENV.has(key)) problems.push(`${where}: environment sets ${key}, which Kubernetes takes from ${key in shared ? 'config.env' : 'elsewhere'}`);
     }
-    // .env has a value too, but for the host, not the compose network
-    for (const key of COMPOSE_ONLY_ENV) if (!(key in environment)) problems.push(`${where}: environment must set ${key} for compose`);
+    for (const key of COMPOSE_ONLY_ENV) if (environment[key] !== '') problems.push(`${where}: environment must blank ${key} (no app may hold it)`);
 
     // the secrets: whatever the Deployment takes from a Secret, compose must supply
     const deployment = deployments.find((d) => d.metadata.name === role.app);
@@ -93,6 +95,9 @@ function checkCompose(compose, roles, deployments, cluster) {
   }
   if (!services.postgres?.healthcheck) problems.push('service postgres: healthcheck is missing');
   if (services.migrate?.build?.dockerfile !== 'docker/Dockerfile.tools') problems.push('service migrate: must build docker/Dockerfile.tools');
+  if (services.migrate?.depends_on?.['provision-database']?.condition !== 'service_completed_successfully') {
+    problems.push('service migrate: must wait for provision-database (the roles and the database)');
+  }
   return problems;
 }
 

@@ -3,7 +3,7 @@ import { chmodSync, cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { APP_NAMES, AppName } from '@purple/topology';
-import { createBrokerNamespace, createTestDatabase, eventually, freePort } from '@purple/testing';
+import { createBrokerNamespace, createTestDatabase, eventually, freePort, databaseEnv } from '@purple/testing';
 
 /**
  * Rehearses docker/Dockerfile's runtime stage for every app without a Docker engine (none runs on CI machines here):
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const apps = requested.length > 0 ? (requested as AppName[]) : [...APP_NAMES];
   const [broker, db] = await Promise.all([createBrokerNamespace(), createTestDatabase()]);
   try {
-    const env = { ...broker.env(), DATABASE_URL: db.url };
+    const env = { ...broker.env(), ...databaseEnv(db.url) };
     for (const app of apps) await rehearse(app, env);
   } finally {
     await Promise.all([broker.dispose(), db.drop()]);

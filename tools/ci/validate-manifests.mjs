@@ -26,7 +26,7 @@ import { parse, parseAllDocuments } from 'yaml';
 const CI_DIR = dirname(fileURLToPath(import.meta.url));
 
 /** Secrets the manifests reference but never contain: created by the operator (docker/DEPLOYING.md) or by the Cluster Operator. */
-const EXTERNAL_SECRETS = new Set(['purple-secrets', 'purple-broker-passwords', 'purple-api-connectors', 'purple-agent-executors', 'purple-caldera-bridge']);
+const EXTERNAL_SECRETS = new Set(['purple-secrets', 'purple-broker-passwords', 'purple-database-urls', 'purple-api-connectors', 'purple-agent-executors', 'purple-caldera-bridge']);
 /**
  * The connector Secrets, each read (envFrom) by the one app that uses it: the agent-worker runs host commands, so it
  * must not hold the SIEM/EDR credentials, nor the api-worker the Caldera key (issue 12).
@@ -282,7 +282,14 @@ function checkProject(docs, roles, opts, problems) {
     if (password?.name !== 'purple-broker-passwords' || password?.key !== role.passwordEnv) {
       problems.push(`${where}: ${role.passwordEnv} (broker user ${role.user}) must come from purple-broker-passwords`);
     }
-    if (secretRefOf(container, 'DATABASE_URL')?.name !== 'purple-secrets') problems.push(`${where}: DATABASE_URL must come from purple-secrets`);
+    // its own PostgreSQL role only (issue 12 #12); the detection workers use no database at all
+    if (role.databaseUrlEnv) {
+      const url = secretRefOf(container, role.databaseUrlEnv);
+      if (url?.name !== 'purple-database-urls' || url?.key !== role.databaseUrlEnv) problems.push(`${where}: ${role.databaseUrlEnv} must come from purple-database-urls`);
+    }
+    for (const e of container.env ?? []) {
+      if (e.name.endsWith('DATABASE_URL') && e.name !== role.databaseUrlEnv) problems.push(`${where}: gets ${e.name}, which is not its own database URL`);
+    }
     for (const e of container.env ?? []) {
       if (/_PASSWORD$|_SECRET|_KEY$/.test(e.name) && e.value !== undefined) problems.push(`${where}: ${e.name} is a literal, not a Secret reference`);
       if (e.name.endsWith('_PASSWORD') && e.name !== role.passwordEnv && !(role.app === 'api' && e.name === 'SOAR_ADMIN_PASSWORD')) {
@@ -412,7 +419,7 @@ function checkJobs(docs, roles, opts, problems) {
     checkSecretRefs(where, container, problems);
   }
   const migrate = job('purple-migrate')?.spec.template.spec.containers[0];
-  if (migrate && secretRefOf(migrate, 'DATABASE_URL')?.name !== 'purple-secrets') problems.push('Job/purple-migrate: DATABASE_URL must come from purple-secrets');
+  if (migrate && secretRefOf(migrate, 'MIGRATE_DATABASE_URL')?.name !== 'purple-database-urls') problems.push('Job/purple-migrate: MIGRATE_DATABASE_URL must come from purple-database-urls');
   const provision = job('purple-provision')?.spec.template.spec.containers[0];
   if (provision) {
     for (const user of roles.users) {

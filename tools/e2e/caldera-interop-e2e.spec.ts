@@ -1,6 +1,6 @@
 import { referenceDetections, referenceLinkResult } from '@purple/contracts/testing';
 import { FakeCalderaAgent, FakeSplunk, ServiceProcess, splunkEvent, startServiceProcesses } from '@purple/detection/testing';
-import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually } from '@purple/testing';
+import { BrokerNamespace, RoledTestDatabase, createBrokerNamespace, createRoledTestDatabase, eventually } from '@purple/testing';
 import { CHECKING_EXCHANGE, CHECKING_VHOST, ROUTING_KEYS } from '@purple/topology';
 import * as amqp from 'amqplib';
 import { randomBytes } from 'node:crypto';
@@ -30,7 +30,7 @@ function quickDetections(): Array<Record<string, unknown>> {
 
 describe("the reference patched Caldera's list form end to end", () => {
   let broker: BrokerNamespace;
-  let db: TestDatabase;
+  let db: RoledTestDatabase;
   let splunk: FakeSplunk;
   let caldera: FakeCalderaAgent;
   let publisher: amqp.ChannelModel;
@@ -40,7 +40,7 @@ describe("the reference patched Caldera's list form end to end", () => {
   beforeAll(async () => {
     [broker, db, splunk, caldera] = await Promise.all([
       createBrokerNamespace(),
-      createTestDatabase(),
+      createRoledTestDatabase(),
       FakeSplunk.start({ token: SECRETS.splunk }),
       FakeCalderaAgent.start({
         apiKey: SECRETS.caldera,
@@ -52,7 +52,7 @@ describe("the reference patched Caldera's list form end to end", () => {
     caldera.run = { pendingPolls: 0, stdout: 'Accepted publickey for administrator\n', stderr: '', exitCode: '0', resultFormat: 'json' };
     const env = {
       ...broker.env(),
-      DATABASE_URL: db.url,
+      ...db.env(), // each app as its own PostgreSQL role, as provisioned in production
       LOG_LEVEL: 'info',
       DETECTION_RETRY_INTERVAL_SECONDS: '1',
       DISPATCH_SWEEP_MS: '1000',

@@ -3,7 +3,7 @@ import { FakeSplunk, ServiceProcess, splunkEvent, startServiceProcesses } from '
 import { CHECKING_EXCHANGE, CHECKING_VHOST, ROUTING_KEYS } from '@purple/topology';
 import * as amqp from 'amqplib';
 import { Client } from 'pg';
-import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually } from '@purple/testing';
+import { BrokerNamespace, RoledTestDatabase, createBrokerNamespace, createRoledTestDatabase, eventually } from '@purple/testing';
 
 /**
  * The checking engine end to end, each app in a process of its own as in production, through the real broker and
@@ -15,7 +15,7 @@ const SPLUNK_TOKEN = 'e2e-splunk-token-0123456789';
 
 describe('checking engine end to end', () => {
   let broker: BrokerNamespace;
-  let db: TestDatabase;
+  let db: RoledTestDatabase;
   let sql: Client;
   let splunk: FakeSplunk;
   let publisher: amqp.ChannelModel;
@@ -23,7 +23,7 @@ describe('checking engine end to end', () => {
   const apps: Partial<Record<(typeof PIPELINE)[number], ServiceProcess>> = {};
 
   beforeAll(async () => {
-    [broker, db, splunk] = await Promise.all([createBrokerNamespace(), createTestDatabase(), FakeSplunk.start({ token: SPLUNK_TOKEN })]);
+    [broker, db, splunk] = await Promise.all([createBrokerNamespace(), createRoledTestDatabase(), FakeSplunk.start({ token: SPLUNK_TOKEN })]);
     // the SIEM has the event for the seed's query: splunk detects, the others have no connector here
     splunk.respond = (search) =>
       search.search.includes('user=administrator') ? { events: [splunkEvent(new Date('2024-01-15T10:30:07Z'), '1:42', { user: 'administrator' })] } : { events: [] };
@@ -31,7 +31,7 @@ describe('checking engine end to end', () => {
     await sql.connect();
     const env = {
       ...broker.env(),
-      DATABASE_URL: db.url,
+      ...db.env(), // each app as its own PostgreSQL role, as provisioned in production
       LOG_LEVEL: 'info',
       SPLUNK_URL: splunk.url,
       SPLUNK_TOKEN,

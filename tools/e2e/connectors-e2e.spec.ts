@@ -12,7 +12,7 @@ import {
   startServiceProcesses,
 } from '@purple/detection/testing';
 import { CHECKING_EXCHANGE, CHECKING_VHOST, ROUTING_KEYS } from '@purple/topology';
-import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually } from '@purple/testing';
+import { BrokerNamespace, RoledTestDatabase, createBrokerNamespace, createRoledTestDatabase, eventually } from '@purple/testing';
 import * as amqp from 'amqplib';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +54,7 @@ interface StoredResult {
 
 describe('every connector and executor end to end', () => {
   let broker: BrokerNamespace;
-  let db: TestDatabase;
+  let db: RoledTestDatabase;
   let sql: Client;
   let workDir: string;
   let publisher: amqp.ChannelModel;
@@ -70,7 +70,7 @@ describe('every connector and executor end to end', () => {
   beforeAll(async () => {
     [broker, db, splunk, elastic, falcon, sentinel, edr, caldera] = await Promise.all([
       createBrokerNamespace(),
-      createTestDatabase(),
+      createRoledTestDatabase(),
       FakeSplunk.start({ token: SECRETS.splunkToken }),
       FakeElastic.start({ apiKey: SECRETS.elasticKey }),
       FakeCrowdStrike.start({ clientId: 'falcon-client', clientSecret: SECRETS.falconSecret }),
@@ -103,7 +103,7 @@ describe('every connector and executor end to end', () => {
     await sql.connect();
     const env = {
       ...broker.env(),
-      DATABASE_URL: db.url,
+      ...db.env(), // each app as its own PostgreSQL role, as provisioned in production
       LOG_LEVEL: 'info',
       DETECTION_INITIAL_DELAY_SECONDS: '0',
       DETECTION_RETRY_INTERVAL_SECONDS: '1',

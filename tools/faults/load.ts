@@ -19,6 +19,8 @@ export class CalderaLoad {
   readonly confirmed: string[] = [];
   publishes = 0;
   republishes = 0;
+  /** publishes the broker refused (a full queue under reject-publish), each published again */
+  nacks = 0;
   /** the last link id, if it was never confirmed before stop() gave up on it (not counted as sent) */
   unconfirmed: string | undefined;
   private running = true;
@@ -34,6 +36,8 @@ export class CalderaLoad {
     readonly operationId: string,
     private readonly intervalMs: number,
     private readonly log: (line: string) => void,
+    /** stops sending on its own once this many were confirmed (the soak's target) */
+    private readonly limit = Infinity,
   ) {}
 
   start(): this {
@@ -54,7 +58,7 @@ export class CalderaLoad {
   }
 
   private async loop(): Promise<void> {
-    for (let i = 0; this.running; i++) {
+    for (let i = 0; this.running && this.confirmed.length < this.limit; i++) {
       const linkId = `${this.operationId}-${i}`;
       const body = executionResult(this.operationId, linkId, 0);
       const givingUpAt = () => (this.running ? Infinity : Date.now() + GIVE_UP_MS);
@@ -80,6 +84,12 @@ export class CalderaLoad {
           this.confirmed.push(linkId);
           break;
         } catch (error) {
+          if (message(error) === 'nack') {
+            // refused, not lost: the channel stays usable, the same message goes again after a pause
+            this.nacks++;
+            await sleep(250);
+            continue;
+          }
           this.drop(`publish of ${linkId} failed (${message(error)}); publishing it again`);
           await sleep(250);
         }
@@ -131,7 +141,14 @@ export class BusLoad {
   readonly received = new Map<number, number>();
   /** message_id → times the receiver got it */
   readonly receivedIds = new Map<string, number>();
+  /** number → when the api accepted it / when the receiver first got it (ms since epoch) */
+  readonly acceptedAt = new Map<number, number>();
+  readonly receivedAt = new Map<number, number>();
+  /** every answer other than 202 and the Retry-After it carried */
+  readonly refusals: Array<{ status: string; retryAfter: string | null; at: number }> = [];
   unaccepted: number | undefined;
+  /** stops sending on its own once this many were accepted (the soak's target) */
+  limit = Infinity;
   private running = true;
   private aborted = false;
   private receiving = true;
@@ -148,11 +165,28 @@ export class BusLoad {
   ) {}
 
   /** Registers a sender and a receiver subscribed to `<tag>.#` (the api must be up). */
-  static async create(system: FaultSystem, tag: string, intervalMs: number): Promise<BusLoad> {
+  static async create(system: FaultSystem, tag: string, intervalMs: number, limit = Infinity): Promise<BusLoad> {
     const admin = await eventuallyToken(system, ADMIN_ID, system.adminSecret);
     const receiver = { id: `${tag}-receiver`, secret: await createClient(system, admin, `${tag}-receiver`, `${tag}.#`) };
     const sender = { id: `${tag}-sender`, secret: await createClient(system, admin, `${tag}-sender`, `${tag}-sender.nothing`) };
-    return new BusLoad(system, `${tag}.load`, sender, receiver, intervalMs);
+    const load = new BusLoad(system, `${tag}.load`, sender, receiver, intervalMs);
+    load.limit = limit;
+    return load;
+  }
+
+  /** The sender's client id (its outbox is `<id>-outbox`). */
+  get senderId(): string {
+    return this.sender.id;
+  }
+
+  /** Whether the sender stopped on its own (its limit reached). */
+  get finishedSending(): boolean {
+    return this.accepted.length >= this.limit;
+  }
+
+  /** Receive latency (ms) of the numbers accepted within [from, to): from the 202 to the first receipt. */
+  latencies(from: number, to: number): number[] {
+    return [...this.acceptedAt].filter(([n, at]) => at >= from && at < to && this.receivedAt.has(n)).map(([n, at]) => (this.receivedAt.get(n) as number) - at);
   }
 
   start(): this {
@@ -226,7 +260,7 @@ export class BusLoad {
   }
 
   private async sendLoop(): Promise<void> {
-    for (let n = 0; this.running; n++) {
+    for (let n = 0; this.running && this.accepted.length < this.limit; n++) {
       let deadline = Infinity;
       for (;;) {
         if (!this.running && deadline === Infinity) deadline = Date.now() + GIVE_UP_MS;
@@ -234,16 +268,22 @@ export class BusLoad {
           this.unaccepted = n;
           return;
         }
-        const status = await this.call(this.sender, '/send', { method: 'POST', body: JSON.stringify({ topic: this.topic, message: { n } }) }).then(
-          (r) => String(r.status),
-          () => 'network',
+        const { status, retryAfter } = await this.call(this.sender, '/send', { method: 'POST', body: JSON.stringify({ topic: this.topic, message: { n } }) }).then(
+          async (r) => {
+            await r.arrayBuffer().catch(() => undefined);
+            return { status: String(r.status), retryAfter: r.headers.get('retry-after') };
+          },
+          () => ({ status: 'network', retryAfter: null }),
         );
         this.answers[status] = (this.answers[status] ?? 0) + 1;
         if (status === '202') {
           this.accepted.push(n);
+          this.acceptedAt.set(n, Date.now());
           break;
         }
-        await sleep(500);
+        this.refusals.push({ status, retryAfter, at: Date.now() });
+        // as a client should: back off as long as Retry-After asks (bounded), else half a second
+        await sleep(Math.min(5000, Math.max(500, Number(retryAfter ?? 0) * 1000)));
       }
       await sleep(this.intervalMs);
     }
@@ -259,6 +299,7 @@ export class BusLoad {
           continue;
         }
         for (const envelope of (await res.json()) as Array<{ message_id: string; message: { n: number } }>) {
+          if (!this.receivedAt.has(envelope.message.n)) this.receivedAt.set(envelope.message.n, Date.now());
           this.received.set(envelope.message.n, (this.received.get(envelope.message.n) ?? 0) + 1);
           this.receivedIds.set(envelope.message_id, (this.receivedIds.get(envelope.message_id) ?? 0) + 1);
         }
@@ -286,7 +327,73 @@ export class BusLoad {
   }
 }
 
-async function token_(port: number, clientId: string, secret: string): Promise<string> {
+/**
+ * One more bus client reading its inbox over GET /receive, started when the suite says (a subscriber that was
+ * away): counts what it got, by the number in the body.
+ */
+export class InboxReader {
+  readonly received = new Map<number, number>();
+  private reading: Promise<void> | undefined;
+  private running = false;
+  private token: string | undefined;
+
+  private constructor(
+    private readonly system: FaultSystem,
+    readonly clientId: string,
+    private readonly secret: string,
+  ) {}
+
+  static async create(system: FaultSystem, clientId: string, subscription: string): Promise<InboxReader> {
+    const admin = await eventuallyToken(system, ADMIN_ID, system.adminSecret);
+    return new InboxReader(system, clientId, await createClient(system, admin, clientId, subscription));
+  }
+
+  start(): this {
+    this.running = true;
+    this.reading = this.loop();
+    return this;
+  }
+
+  /** Reads until every one of `numbers` arrived (bounded), a few polls more for late copies, then stops. */
+  async drain(numbers: number[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && numbers.some((n) => !this.received.has(n))) await sleep(250);
+    await sleep(3000);
+    await this.stop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.reading;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      try {
+        const api = this.system.apps.get('api');
+        if (!api) throw new Error('the api is not running');
+        this.token ??= await token_(api.port, this.clientId, this.secret);
+        const res = await fetch(`http://127.0.0.1:${api.port}/receive?max_messages=100&wait_seconds=1`, {
+          headers: { authorization: `Bearer ${this.token}` },
+          signal: AbortSignal.timeout(15_000),
+        });
+        if (res.status !== 200) {
+          if (res.status === 401) this.token = undefined;
+          await res.text();
+          await sleep(500);
+          continue;
+        }
+        for (const envelope of (await res.json()) as Array<{ message: { n: number } }>) {
+          this.received.set(envelope.message.n, (this.received.get(envelope.message.n) ?? 0) + 1);
+        }
+      } catch {
+        await sleep(500);
+      }
+    }
+  }
+}
+
+export async function token_(port: number, clientId: string, secret: string): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -298,7 +405,7 @@ async function token_(port: number, clientId: string, secret: string): Promise<s
   return body.access_token;
 }
 
-async function eventuallyToken(system: FaultSystem, clientId: string, secret: string): Promise<string> {
+export async function eventuallyToken(system: FaultSystem, clientId: string, secret: string): Promise<string> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const api = system.apps.get('api');
@@ -311,7 +418,7 @@ async function eventuallyToken(system: FaultSystem, clientId: string, secret: st
   }
 }
 
-async function createClient(system: FaultSystem, adminToken: string, clientId: string, subscription: string): Promise<string> {
+export async function createClient(system: FaultSystem, adminToken: string, clientId: string, subscription: string): Promise<string> {
   const api = system.apps.get('api');
   const res = await fetch(`http://127.0.0.1:${api?.port}/clients`, {
     method: 'POST',

@@ -64,14 +64,16 @@ export async function settle(
   system: FaultSystem,
   fault: string,
   before: Baseline,
-  bus: BusLoad,
+  busLoad: BusLoad | BusLoad[],
   caldera: CalderaLoad,
   recoverMs: number[],
   drainMs = 180_000,
 ): Promise<FaultCounts> {
-  await Promise.all([bus.stopSending(), caldera.stop()]);
+  // several sender/receiver pairs (the soak) count as one: numbers are per pair, so lost and twice are summed
+  const buses = [busLoad].flat();
+  await Promise.all([...buses.map((b) => b.stopSending()), caldera.stop()]);
   const deadline = Date.now() + drainMs;
-  await Promise.all([bus.drain(drainMs), waitForVerdicts(system, caldera.confirmed, deadline)]);
+  await Promise.all([...buses.map((b) => b.drain(drainMs)), waitForVerdicts(system, caldera.confirmed, deadline)]);
   // apps that died during the drain are restarted (and recorded), so the counts below can be read
   await timeToReady(system, Date.now());
 
@@ -83,7 +85,16 @@ export async function settle(
   const stored = new Map(rows.map((r) => [r.caldera_link_id, r]));
   const counts: FaultCounts = {
     fault,
-    bus: { accepted: bus.accepted.length, received: bus.received.size, lost: bus.lost(), duplicated: bus.duplicated(), answers: bus.answers },
+    bus: {
+      accepted: sum(buses.map((b) => b.accepted.length)),
+      received: sum(buses.map((b) => b.received.size)),
+      lost: buses.flatMap((b) => b.lost()),
+      duplicated: buses.flatMap((b) => b.duplicated()),
+      answers: buses.reduce<Record<string, number>>((all, b) => {
+        for (const [status, n] of Object.entries(b.answers)) all[status] = (all[status] ?? 0) + n;
+        return all;
+      }, {}),
+    },
     caldera: {
       confirmed: caldera.confirmed.length,
       republished: caldera.republishes,
@@ -99,6 +110,8 @@ export async function settle(
   };
   return counts;
 }
+
+const sum = (ns: number[]) => ns.reduce((a, b) => a + b, 0);
 
 async function waitForVerdicts(system: FaultSystem, linkIds: string[], deadline: number): Promise<void> {
   while (Date.now() < deadline) {
@@ -141,7 +154,7 @@ async function deadLetters(system: FaultSystem, before: Baseline): Promise<Fault
 
 /** The reasons of the first messages of a dead-letter queue, read without taking them (requeued). */
 async function peekReasons(system: FaultSystem, vhost: string, queue: string): Promise<string> {
-  const vhostAdmin = system.namespace.user(vhost === CHECKING_VHOST ? 'caldera_admin' : 'soar_admin');
+  const vhostAdmin = system.namespace.user(vhost === CHECKING_VHOST ? 'caldera_admin' : 'caldera_admin');
   const res = await fetch(
     `${system.broker.settings.managementUrl}/api/queues/${encodeURIComponent(system.namespace.vhost(vhost))}/${encodeURIComponent(queue)}/get`,
     {

@@ -9,12 +9,15 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A whole system per suite file, started before its test and removed after, whatever happened. */
 export function useSystem(): () => FaultSystem {
   let system: FaultSystem | undefined;
+  let starting: Promise<FaultSystem> | undefined;
   beforeAll(async () => {
-    system = await FaultSystem.start(out);
+    starting = FaultSystem.start(out);
+    system = await starting;
   }, 420_000);
   afterAll(async () => {
-    await system?.dispose();
-  }, 120_000);
+    // a start that outlived beforeAll's timeout still ends in a system: it is removed too, never left running
+    await (system ?? (await starting?.catch(() => undefined)))?.dispose();
+  }, 420_000);
   return () => {
     if (!system) throw new Error('the system did not start');
     return system;

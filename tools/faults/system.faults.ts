@@ -1,6 +1,7 @@
 import { crashes } from './suites/crashes';
 import { connectionLoss } from './suites/connection-loss';
-import { MAX_REDELIVERIES_PER_QUEUE, OUTAGE_MS, databaseOutage } from './suites/database-outage';
+import { backpressure } from './suites/backpressure';
+import { LONG_OUTAGE_MS, MAX_REDELIVERIES_PER_QUEUE, OUTAGE_MS, databaseOutage } from './suites/database-outage';
 import { poisonAndDuplicates } from './suites/poison';
 import { expectNothingLost, useSystem } from './suite';
 
@@ -21,6 +22,11 @@ describe('fault suites (private broker and database, apps as processes)', () => 
     expectNothingLost(counts, { [`queuesRedeliveringMoreThan${MAX_REDELIVERIES_PER_QUEUE}`]: { actual: spinning, expected: {} } });
   }, 360_000);
 
+  it(`database outage: nothing lost, dead-lettered or spinning while PostgreSQL is down ${LONG_OUTAGE_MS / 60_000} minutes`, async () => {
+    const { counts, spinning } = await databaseOutage(system(), LONG_OUTAGE_MS);
+    expectNothingLost(counts, { [`queuesRedeliveringMoreThan${MAX_REDELIVERIES_PER_QUEUE}`]: { actual: spinning, expected: {} } });
+  }, 600_000);
+
   it('crashes: nothing lost when each app in turn is killed with SIGKILL mid-work and restarted', async () => {
     expectNothingLost(await crashes(system()));
   }, 600_000);
@@ -29,4 +35,9 @@ describe('fault suites (private broker and database, apps as processes)', () => 
     const { counts, checks } = await poisonAndDuplicates(system());
     expectNothingLost(counts, checks);
   }, 300_000);
+
+  it('backpressure: full inbox, working queue and outbox refuse with nacks and 503 + Retry-After, slow no one, and drain', async () => {
+    const { counts, checks } = await backpressure(system());
+    expectNothingLost(counts, checks);
+  }, 600_000);
 });

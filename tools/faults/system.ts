@@ -1,10 +1,11 @@
 import { FakeSplunk, ServiceProcess, splunkEvent } from '@purple/detection/testing';
-import { dropDatabase, ensureDatabase, runMigrations } from '@purple/persistence';
 import {
   BrokerNamespace,
   PrivateBroker,
   PrivatePostgres,
+  RoledTestDatabase,
   createBrokerNamespace,
+  createRoledTestDatabase,
   startPrivateBroker,
   startPrivatePostgres,
 } from '@purple/testing';
@@ -19,7 +20,8 @@ export type SystemApp = (typeof SYSTEM_APPS)[number] & AppName;
 
 export const ADMIN_ID = 'faults-admin';
 const SPLUNK_TOKEN = 'faults-splunk-token-0123456789';
-const APP_START_TIMEOUT_MS = 180_000;
+/** generous: on a shared 2-core machine under load ≈ 60 an app took over 3 minutes to answer ready */
+const APP_START_TIMEOUT_MS = 300_000;
 
 /**
  * The whole system on a broker node and a PostgreSQL server of its own (so they can be stopped and killed), with
@@ -30,12 +32,15 @@ export class FaultSystem {
   /** every process an app had, for the defects report (exit codes and last lines of those that died) */
   readonly crashed: Array<{ app: SystemApp; pid: number | undefined; exit: string; at: number; lastLines: string[] }> = [];
   readonly adminSecret = randomBytes(24).toString('base64url');
+  /** apps stopped on purpose, not to be restarted as crashed */
+  private readonly away = new Set<SystemApp>();
 
   private constructor(
     readonly broker: PrivateBroker,
     readonly postgres: PrivatePostgres,
     readonly namespace: BrokerNamespace,
-    readonly databaseUrl: string,
+    /** each app connects as its own PostgreSQL role, provisioned as production's; the harness reads as the superuser */
+    readonly database: RoledTestDatabase,
     readonly splunk: FakeSplunk,
     private readonly log: (line: string) => void,
   ) {}
@@ -47,11 +52,17 @@ export class FaultSystem {
       search.search.includes('user=administrator') ? { events: [splunkEvent(new Date('2024-01-15T10:30:07Z'), '1:42', { user: 'administrator' })] } : { events: [] };
     try {
       const namespace = await createBrokerNamespace({ namespace: `f${randomBytes(4).toString('hex')}`, settings: broker.settings });
-      const databaseUrl = `${postgres.serverUrl}/faults`;
-      await ensureDatabase(databaseUrl);
-      await runMigrations(databaseUrl);
-      const system = new FaultSystem(broker, postgres, namespace, databaseUrl, splunk, log);
-      await Promise.all(SYSTEM_APPS.map((app) => system.startApp(app)));
+      const database = await createRoledTestDatabase(postgres.serverUrl);
+      const system = new FaultSystem(broker, postgres, namespace, database, splunk, log);
+      const starting = await Promise.allSettled(SYSTEM_APPS.map((app) => system.startApp(app)));
+      const failed = starting.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        // the apps that did start go too: nothing of a system that never came up is left running
+        const procs = [...system.apps.values()];
+        system.apps.clear(); // stopped on purpose: not a crash
+        await Promise.all(procs.map((p) => p.stop()));
+        throw failed.reason;
+      }
       log(`system up in ${Math.round((Date.now() - started) / 1000)} s: ${SYSTEM_APPS.join(', ')}`);
       return system;
     } catch (error) {
@@ -60,10 +71,15 @@ export class FaultSystem {
     }
   }
 
+  /** the superuser's URL of the system's database (the harness's own reads) */
+  get databaseUrl(): string {
+    return this.database.url;
+  }
+
   env(app: SystemApp): Record<string, string> {
     const common = {
       ...this.namespace.env(),
-      DATABASE_URL: this.databaseUrl,
+      ...this.database.env(),
       LOG_LEVEL: 'info',
       WEBHOOK_SECRET_KEY: 'f'.repeat(48),
     };
@@ -118,9 +134,23 @@ export class FaultSystem {
     await this.startApp(app);
   }
 
+  /** SIGTERM, and no restart until comeBack() (a consumer that is away: the backpressure suite). */
+  async stopApp(app: SystemApp): Promise<void> {
+    const proc = this.apps.get(app);
+    this.away.add(app);
+    this.apps.delete(app);
+    await proc?.stop();
+  }
+
+  async comeBack(app: SystemApp): Promise<void> {
+    this.away.delete(app);
+    if (!this.apps.has(app)) await this.startApp(app);
+  }
+
   /** Apps that died on their own are started again, as a supervisor would, so the suite can go on counting. */
   async restartCrashed(): Promise<SystemApp[]> {
     const dead = SYSTEM_APPS.filter((app) => {
+      if (this.away.has(app)) return false;
       const proc = this.apps.get(app);
       return !proc || proc.child.exitCode !== null || proc.child.signalCode !== null;
     });
@@ -132,7 +162,7 @@ export class FaultSystem {
   /** Names of the apps whose /health/ready does not answer 200 right now. */
   async notReady(): Promise<string[]> {
     const answers = await Promise.all(
-      SYSTEM_APPS.map(async (app) => {
+      SYSTEM_APPS.filter((app) => !this.away.has(app)).map(async (app) => {
         const proc = this.apps.get(app);
         if (!proc) return app;
         const ok = await fetch(`http://127.0.0.1:${proc.port}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
@@ -189,7 +219,7 @@ export class FaultSystem {
     this.apps.clear();
     await Promise.all(procs.map((p) => p.stop()));
     await this.namespace.dispose().catch(() => undefined);
-    await dropDatabase(this.databaseUrl).catch(() => undefined);
+    await this.database.drop().catch(() => undefined);
     await Promise.all([this.broker.dispose(), this.postgres.dispose(), this.splunk.close()]);
   }
 }

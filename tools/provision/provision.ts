@@ -9,6 +9,8 @@ import {
   provision,
   toDefinitions,
 } from '@purple/topology';
+import { PROVISION_DATABASE_URL, checkedDatabaseUrl, databaseProvisioningFromEnv, provisionDatabase } from '@purple/persistence';
+import { ConfigError } from '@purple/platform';
 import { loadEnvFiles } from './env';
 
 /**
@@ -30,12 +32,15 @@ export {
 export const DEFAULT_MANAGEMENT_URL = 'http://127.0.0.1:15672';
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 
-export const USAGE = `usage: npm run provision [-- --export FILE] [-- --namespace NS]
+export const USAGE = `usage: npm run provision [-- --export FILE] [-- --database-only] [-- --namespace NS]
 
   Applies the RabbitMQ topology (vhosts /caldera_checking and /soar, users, permissions, topic permissions,
-  limits, exchanges, quorum queues, bindings, policies) through the management HTTP API. Idempotent.
+  limits, exchanges, quorum queues, bindings, policies) through the management HTTP API, then, when
+  PROVISION_DATABASE_URL is set, creates PostgreSQL's roles (purple_owner and one per app) and the database.
+  Idempotent. Table privileges follow the migrations: npm run migrate applies them.
 
   --export FILE     write definitions.json for compose/Kubernetes instead (does not contact the broker)
+  --database-only   PostgreSQL only (compose, whose broker loads the exported definitions)
   --namespace NS    tests only: suffix vhosts and prefix users with NS (also BROKER_NAMESPACE)
 
 environment (real environment, then .env, then .env.example):
@@ -43,6 +48,9 @@ environment (real environment, then .env, then .env.example):
   RABBITMQ_ADMIN_USER       bootstrap administrator, default guest
   RABBITMQ_ADMIN_PASSWORD   default guest
   <USER>_PASSWORD           each user's password, e.g. CALDERA_PUBLISHER_PASSWORD
+  PROVISION_DATABASE_URL    a PostgreSQL administrator (superuser, or CREATEROLE and CREATEDB); unset: no database step
+  MIGRATE_DATABASE_URL, <APP>_DATABASE_URL
+                            the owner's and each app's role and password, and the database (e.g. API_DATABASE_URL)
 
 exit codes: 0 done, 1 broker or provisioning failure, 2 usage or configuration error`;
 
@@ -53,8 +61,8 @@ export interface CliIo {
 
 class UsageError extends Error {}
 
-function parseArgs(argv: string[]): { exportFile?: string; namespace?: string; help: boolean } {
-  const args: { exportFile?: string; namespace?: string; help: boolean } = { help: false };
+function parseArgs(argv: string[]): { exportFile?: string; namespace?: string; help: boolean; databaseOnly: boolean } {
+  const args: { exportFile?: string; namespace?: string; help: boolean; databaseOnly: boolean } = { help: false, databaseOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -64,6 +72,7 @@ function parseArgs(argv: string[]): { exportFile?: string; namespace?: string; h
     };
     if (a === '--help' || a === '-h') args.help = true;
     else if (a === '--export' || a.startsWith('--export=')) args.exportFile = value();
+    else if (a === '--database-only') args.databaseOnly = true;
     else if (a === '--namespace' || a.startsWith('--namespace=')) args.namespace = value();
     else throw new UsageError(`unknown argument ${a}`);
   }
@@ -88,8 +97,16 @@ export async function runProvisionCli(
     if (namespace !== undefined && !NAMESPACE_PATTERN.test(namespace)) {
       throw new UsageError(`namespace must match ${NAMESPACE_PATTERN}`);
     }
+    if (args.databaseOnly) {
+      const adminUrl = checkedDatabaseUrl(PROVISION_DATABASE_URL, env);
+      await provisionDatabase(adminUrl, databaseProvisioningFromEnv(env, { namespace }), io.out);
+      return 0;
+    }
     const topology = buildTopology({ namespace });
     const passwords = passwordsFromEnv(topology, env);
+    // checked before the broker is touched, like the broker's passwords
+    const databaseAdminUrl = env[PROVISION_DATABASE_URL] ? checkedDatabaseUrl(PROVISION_DATABASE_URL, env) : undefined;
+    const database = databaseAdminUrl ? databaseProvisioningFromEnv(env, { namespace }) : undefined;
 
     if (args.exportFile) {
       const file = resolve(args.exportFile);
@@ -112,11 +129,17 @@ export async function runProvisionCli(
       namespace,
       log: io.out,
     });
+    if (databaseAdminUrl && database) await provisionDatabase(databaseAdminUrl, database, io.out);
+    else io.out(`PostgreSQL: ${PROVISION_DATABASE_URL} is not set; its roles and database were left as they are`);
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`provision: ${err.message}`);
       io.err(USAGE.split('\n')[0]);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      io.err(`provision: ${err.problems.join('; ')}`);
       return 2;
     }
     if (err instanceof MissingPasswordError) {

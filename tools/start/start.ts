@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { APP_NAMES } from '@purple/topology';
 import { REPO_ROOT, loadDevEnv } from '../env';
+import { ensureManagementApi } from './management-plugin';
 import { DEFAULT_POLICY, Supervisor } from './supervisor';
 
 /**
@@ -12,6 +13,8 @@ import { DEFAULT_POLICY, Supervisor } from './supervisor';
  * SIGTERM) stops them all cleanly.
  */
 const env = loadDevEnv();
+// the apps write to a pipe here: pretty lines only when a person reads this terminal
+if (process.stdout.isTTY && !env['LOG_FORMAT']) env['LOG_FORMAT'] = 'pretty';
 // the caldera-bridge is for a Caldera that does not publish its results itself: without CALDERA_URL it has nothing to do
 const apps = APP_NAMES.filter((app) => app !== 'caldera-bridge' || env['CALDERA_URL']);
 const COLOURS = [36, 32, 33, 35, 34, 96, 92];
@@ -35,6 +38,8 @@ function prefixLines(child: ChildProcess, app: string, colour: number): void {
 
 async function main(): Promise<void> {
   const tsNode = [join(REPO_ROOT, 'node_modules/.bin/ts-node'), '-P', 'tools/tsconfig.json'];
+  const managementUrl = env['RABBITMQ_MANAGEMENT_URL'] || 'http://127.0.0.1:15672';
+  if ((await ensureManagementApi(managementUrl)) === 'enabled') console.log(`\n▶ enabled RabbitMQ's management plugin (${managementUrl})`);
   await step('provisioning RabbitMQ', tsNode[0], [...tsNode.slice(1), 'tools/provision/main.ts']);
   await step('migrating PostgreSQL', tsNode[0], [...tsNode.slice(1), 'tools/migrate/main.ts']);
   await step('building the apps', join(REPO_ROOT, 'node_modules/.bin/nx'), ['run-many', '-t', 'build', '--projects', apps.join(','), '--outputStyle=static']);

@@ -1,7 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { agentExecutorsFromEnv, DetectionWorkerEnv, DetectionWorkerModule } from '@purple/detection';
 import { MessagingModule } from '@purple/messaging';
-import { PersistenceModule } from '@purple/persistence';
 import { CommonEnv, loadConfig, PlatformModule } from '@purple/platform';
 
 /**
@@ -18,7 +17,6 @@ export class AgentWorkerModule {
       module: AgentWorkerModule,
       imports: [
         PlatformModule.forApp('agent-worker', env),
-        PersistenceModule.forRoot(),
         MessagingModule.forApp('agent-worker'),
         DetectionWorkerModule.register({ app: 'agent-worker', detectionType: 'agent', env: config, connectors: agentExecutorsFromEnv(source), secretEnv: source }),
       ],

@@ -1,7 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { apiConnectorsFromEnv, DetectionWorkerEnv, DetectionWorkerModule } from '@purple/detection';
 import { MessagingModule } from '@purple/messaging';
-import { PersistenceModule } from '@purple/persistence';
 import { CommonEnv, loadConfig, PlatformModule } from '@purple/platform';
 
 /** `caldera.checking.api.tasks` → the SIEM/EDR connectors configured in the environment → `checking.api.response`. */
@@ -14,7 +13,6 @@ export class ApiWorkerModule {
       module: ApiWorkerModule,
       imports: [
         PlatformModule.forApp('api-worker', env),
-        PersistenceModule.forRoot(),
         MessagingModule.forApp('api-worker'),
         DetectionWorkerModule.register({ app: 'api-worker', detectionType: 'api', env: config, connectors: apiConnectorsFromEnv(source), secretEnv: source }),
       ],

@@ -39,7 +39,6 @@ describe('api-worker (real broker, fake Splunk)', () => {
 
   const workerEnv = (workerId: string) => ({
     ...broker.env(),
-    DATABASE_URL: db.url,
     SPLUNK_URL: splunk.url,
     SPLUNK_TOKEN: TOKEN,
     WORKER_ID: workerId,

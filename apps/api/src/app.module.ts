@@ -25,7 +25,7 @@ export class ApiModule implements NestModule {
       module: ApiModule,
       imports: [
         PlatformModule.forApp('api', env),
-        PersistenceModule.forRoot(),
+        PersistenceModule.forRoot('api', env),
         MessagingModule.forApp('api'),
         ApiConfigModule.forRoot(env),
         AuthModule.forRoot({ signingKey: env.TOKEN_SIGNING_KEY, tokenTtlSeconds: env.TOKEN_TTL_SECONDS }),

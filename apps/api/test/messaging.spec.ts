@@ -102,7 +102,7 @@ describe('api: send, notify, receive and dead letters (real broker and database)
 
   it('answers 503 with the reason, not 500, when a client’s queue has gone missing on the broker', async () => {
     const orphan = await createClient(h.api, h.adminToken, { client_id: 'orphan', subscription: 'soar.orphan.#' });
-    const management = h.broker.management('soar_admin');
+    const management = h.broker.management('caldera_admin');
     for (const queue of ['orphan-inbox', 'orphan-dlq']) await management.deleteQueue(h.broker.vhost('/soar'), queue);
     const receiving = await receive(orphan);
     expect(receiving.status).toBe(503);

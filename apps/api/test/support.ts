@@ -1,6 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { startService } from '@purple/messaging';
-import { BrokerNamespace, TestDatabase, baseUrl, createBrokerNamespace, createTestDatabase, eventually } from '@purple/testing';
+import { BrokerNamespace, TestDatabase, baseUrl, createBrokerNamespace, createTestDatabase, eventually, databaseEnv } from '@purple/testing';
 import { SOAR_EXCHANGES, SOAR_VHOST } from '@purple/topology';
 import * as amqp from 'amqplib';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -16,7 +16,7 @@ export const TEST_MAX_BODY_BYTES = 16 * 1024;
 export function apiEnv(broker: BrokerNamespace, databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     ...broker.env(),
-    DATABASE_URL: databaseUrl,
+    ...databaseEnv(databaseUrl),
     PORT: '0',
     LOG_LEVEL: 'warn',
     RABBITMQ_MANAGEMENT_URL: broker.settings.managementUrl,
@@ -152,9 +152,9 @@ export async function startHarness(extra: Record<string, string> = {}): Promise<
   }
 }
 
-/** A channel as the namespace's `soar_admin`, to look into queues and to play the bus-router's part. */
+/** A channel as the namespace's administrator `caldera_admin`, to look into queues and to play the bus-router's part. */
 export async function adminChannel(broker: BrokerNamespace): Promise<{ channel: amqp.ConfirmChannel; close(): Promise<void> }> {
-  const connection = await amqp.connect(broker.amqpUrl('soar_admin', SOAR_VHOST));
+  const connection = await amqp.connect(broker.amqpUrl('caldera_admin', SOAR_VHOST));
   connection.on('error', () => undefined);
   const channel = await connection.createConfirmChannel();
   channel.on('error', () => undefined);

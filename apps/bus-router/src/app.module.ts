@@ -13,7 +13,7 @@ export class BusRouterModule {
       imports: [
         PlatformModule.forApp('bus-router', env),
         BusRouterConfigModule.forRoot(loadBusRouterEnv(env)),
-        PersistenceModule.forRoot(),
+        PersistenceModule.forRoot('bus-router', env),
         MessagingModule.forApp('bus-router'),
         RouterModule,
       ],

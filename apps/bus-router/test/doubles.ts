@@ -7,7 +7,6 @@ import { Delivery } from '@purple/messaging';
 /** The router's configuration as a unit test wants it: fast retries. */
 export function testConfig(overrides: Record<string, string> = {}): BusRouterEnv {
   return loadConfig(BusRouterEnv, {
-    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused',
     WEBHOOK_SECRET_KEY: 'unit-test-webhook-secret-key',
     WEBHOOK_BACKOFF_BASE_MS: '1',
     WEBHOOK_BACKOFF_MAX_MS: '2',

@@ -11,7 +11,7 @@ import { BusRouterModule } from '../src/app.module';
 export const WEBHOOK_SECRET_KEY = 'test-webhook-secret-key-0123456789';
 
 /**
- * A test's own broker namespace and database, a connection as the vhost admin `soar_admin` (standing in for the
+ * A test's own broker namespace and database, a connection as the administrator `caldera_admin` (standing in for the
  * api and for clients), and the api's part of client registration: a bus_client row plus the client's queues and
  * bindings from clientTopology().
  */
@@ -29,9 +29,9 @@ export class BusTestBed {
     const [broker, db] = await Promise.all([createBrokerNamespace(), createTestDatabase()]);
     const sql = new Client({ connectionString: db.url });
     await sql.connect();
-    const connection = await amqp.connect(broker.amqpUrl('soar_admin', SOAR_VHOST));
+    const connection = await amqp.connect(broker.amqpUrl('caldera_admin', SOAR_VHOST));
     const channel = await connection.createConfirmChannel();
-    return new BusTestBed(broker, db, sql, broker.management('soar_admin'), connection, channel);
+    return new BusTestBed(broker, db, sql, broker.management('caldera_admin'), connection, channel);
   }
 
   async dispose(): Promise<void> {

@@ -13,7 +13,7 @@ export class CalderaBridgeModule {
       module: CalderaBridgeModule,
       imports: [
         PlatformModule.forApp('caldera-bridge', config),
-        PersistenceModule.forRoot(),
+        PersistenceModule.forRoot('caldera-bridge', env),
         MessagingModule.forApp('caldera-bridge'),
         BridgeModule.register(config),
       ],

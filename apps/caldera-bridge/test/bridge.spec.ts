@@ -2,7 +2,7 @@ import { INestApplication, Logger } from '@nestjs/common';
 import { parseInstruction } from '@purple/checking';
 import { LinkResultMessage, validateMessage } from '@purple/contracts';
 import { QueueReader, Received, ServiceProcess, startServiceProcess } from '@purple/detection/testing';
-import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually, health, startTestService } from '@purple/testing';
+import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually, health, startTestService, databaseEnv } from '@purple/testing';
 import { CHECKING_EXCHANGE, CHECKING_QUEUES, ROUTING_KEYS } from '@purple/topology';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
@@ -317,7 +317,7 @@ describe('caldera-bridge (fake Caldera REST API, real broker and database)', () 
     beforeAll(async () => {
       // the consumer takes the queue over from the test's reader
       await instructions.close();
-      consumer = await startServiceProcess('caldera-consumer', { ...broker.env(), DATABASE_URL: database.url, LOG_LEVEL: 'info' });
+      consumer = await startServiceProcess('caldera-consumer', { ...broker.env(), ...databaseEnv(database.url), LOG_LEVEL: 'info' });
     }, 120_000);
     afterAll(async () => {
       await consumer?.stop();

@@ -1,4 +1,4 @@
-import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually, freePort, runApp } from '@purple/testing';
+import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually, freePort, runApp, databaseEnv } from '@purple/testing';
 import { FakeCaldera } from './fake-caldera';
 
 const KEY = 'process-test-caldera-key';
@@ -17,7 +17,7 @@ describe('caldera-bridge process', () => {
   });
 
   it('refuses to start without CALDERA_URL, naming it, with exit code 1 and without printing the key', async () => {
-    const run = runApp('caldera-bridge', { ...broker.env(), DATABASE_URL: db.url, CALDERA_API_KEY: KEY });
+    const run = runApp('caldera-bridge', { ...broker.env(), ...databaseEnv(db.url), CALDERA_API_KEY: KEY });
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain('CALDERA_URL is missing');
     expect(run.output()).not.toContain(KEY);
@@ -28,7 +28,7 @@ describe('caldera-bridge process', () => {
     const port = await freePort();
     const run = runApp('caldera-bridge', {
       ...broker.env(),
-      DATABASE_URL: db.url,
+      ...databaseEnv(db.url),
       PORT: String(port),
       CALDERA_URL: caldera.url,
       CALDERA_API_KEY: KEY,

@@ -13,7 +13,7 @@ export class CalderaConsumerModule {
       module: CalderaConsumerModule,
       imports: [
         PlatformModule.forApp('caldera-consumer', config),
-        PersistenceModule.forRoot(),
+        PersistenceModule.forRoot('caldera-consumer', env),
         MessagingModule.forApp('caldera-consumer'),
         IngestModule.register(config),
       ],

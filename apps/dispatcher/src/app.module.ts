@@ -13,7 +13,7 @@ export class DispatcherModule {
       module: DispatcherModule,
       imports: [
         PlatformModule.forApp('dispatcher', env),
-        PersistenceModule.forRoot(),
+        PersistenceModule.forRoot('dispatcher', env),
         MessagingModule.forApp('dispatcher'),
         DispatchModule.register(config),
       ],

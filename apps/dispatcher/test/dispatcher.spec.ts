@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { randomUUID } from 'node:crypto';
 import { DetectionTaskMessage, validateMessage } from '@purple/contracts';
 import { QueueReader, ServiceProcess, startServiceProcess } from '@purple/detection/testing';
-import { BrokerNamespace, createBrokerNamespace, createTestDatabase, eventually, startTestService, TestDatabase } from '@purple/testing';
+import { BrokerNamespace, createBrokerNamespace, createTestDatabase, eventually, startTestService, TestDatabase, databaseEnv } from '@purple/testing';
 import { CHECKING_QUEUES, ROUTING_KEYS } from '@purple/topology';
 import { DispatcherModule } from '../src/app.module';
 
@@ -194,7 +194,7 @@ describe('dispatcher (real broker and database)', () => {
     let other: ServiceProcess | undefined;
     const dispatcher = await start(env);
     try {
-      other = await startServiceProcess('dispatcher', { ...broker.env(), DATABASE_URL: database.url, LOG_LEVEL: 'info', ...env });
+      other = await startServiceProcess('dispatcher', { ...broker.env(), ...databaseEnv(database.url), LOG_LEVEL: 'info', ...env });
       const before = apiTasks.messages.length;
       const specs = Array.from({ length: 120 }, (_, i) => ({ ...SIEM, query: `search marker=${i}` }));
       const { taskIds } = await storeExecution(db, specs);

@@ -30,7 +30,7 @@ export class ResultConsumerModule {
       module: ResultConsumerModule,
       imports: [
         PlatformModule.forApp('result-consumer', config),
-        PersistenceModule.forRoot(),
+        PersistenceModule.forRoot('result-consumer', env),
         MessagingModule.forApp('result-consumer'),
         ResultConsumerConfigModule.register(config),
         ResultsModule,

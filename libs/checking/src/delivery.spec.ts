@@ -1,4 +1,4 @@
-import { QueryFailedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { dispositionOnFailure, retryDelayMs } from './delivery';
 import { DatabaseUnavailableError, RejectedMessageError, isTransientFailure } from './errors';
 
@@ -12,6 +12,9 @@ describe('isTransientFailure', () => {
     expect(isTransientFailure(pgError('57P01', 'terminating connection due to administrator command'))).toBe(true);
     expect(isTransientFailure(pgError('08006'))).toBe(true);
     expect(isTransientFailure(pgError('40P01', 'deadlock detected'))).toBe(true);
+    // found by the 3-minute database outage suite: responses were dead-lettered with these reasons
+    expect(isTransientFailure(new QueryRunnerAlreadyReleasedError())).toBe(true);
+    expect(isTransientFailure(new QueryRunnerProviderAlreadyReleasedError())).toBe(true);
   });
 
   it('does not retry bad input or data the database refuses', () => {
@@ -32,6 +35,7 @@ describe('dispositionOnFailure', () => {
     expect(dispositionOnFailure(pgError('57P01', 'terminating connection due to administrator command'))).toMatchObject({
       action: 'retry-when-open',
     });
+    expect(dispositionOnFailure(new QueryRunnerProviderAlreadyReleasedError())).toMatchObject({ action: 'retry-when-open' });
   });
 
   it('dead-letters everything else with the reason', () => {

@@ -1,3 +1,5 @@
+import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
+
 /**
  * A message (or a replayed body) that can never be processed as it is: broken JSON, wrong types, an unknown task.
  * Consumers dead-letter it with `message` as the reason; retrying would only fail the same way.
@@ -36,6 +38,9 @@ const TRANSIENT_MESSAGES = /Connection terminated|timeout exceeded when trying t
 export function isTransientFailure(error: unknown): boolean {
   if (error instanceof DatabaseUnavailableError) return true;
   if (error instanceof RejectedMessageError || !(error instanceof Error)) return false;
+  // TypeORM releases a query runner whose connection died under it (PostgreSQL stopped mid-transaction): the next
+  // query on it fails with these, which the database outage caused as much as a refused connection
+  if (error instanceof QueryRunnerAlreadyReleasedError || error instanceof QueryRunnerProviderAlreadyReleasedError) return true;
   const driverError = (error as Error & { driverError?: unknown }).driverError;
   const code = String((driverError as { code?: unknown } | undefined)?.code ?? (error as { code?: unknown }).code ?? '');
   if (TRANSIENT_SQLSTATES.includes(code) || TRANSIENT_NETWORK_CODES.includes(code)) return true;

@@ -1,7 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MESSAGE_CLASSES, MessageName, messageJsonSchema, messageJsonSchemas, writeMessageJsonSchemas } from './index';
+import { MESSAGE_CLASSES, MessageName, messageJsonSchema, messageJsonSchemas } from './index';
 
 type Schema = {
   required?: string[];
@@ -87,19 +84,5 @@ describe('messageJsonSchema', () => {
     expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
     const refs = JSON.stringify(schema).match(/#\/definitions\/\w+/g) ?? [];
     for (const ref of new Set(refs)) expect(schema.definitions).toHaveProperty(ref.replace('#/definitions/', ''));
-  });
-});
-
-describe('writeMessageJsonSchemas', () => {
-  it('writes one file per message', () => {
-    const directory = mkdtempSync(join(tmpdir(), 'contracts-schemas-'));
-    try {
-      const paths = writeMessageJsonSchemas(directory);
-      expect(paths).toHaveLength(Object.keys(MESSAGE_CLASSES).length);
-      const written = JSON.parse(readFileSync(join(directory, 'DetectionTaskMessage.schema.json'), 'utf8'));
-      expect(written).toEqual(JSON.parse(JSON.stringify(messageJsonSchema('DetectionTaskMessage'))));
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
   });
 });

@@ -1,6 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { ClassConstructor } from 'class-transformer';
-import { join } from 'node:path';
 import { getMetadataStorage, MAX, MIN, ValidationTypes } from 'class-validator';
 import { validationMetadataArrayToSchemas } from 'class-validator-jsonschema';
 import { BusEnvelope, NotifyRequest, SendRequest } from './bus/envelope';
@@ -104,14 +102,4 @@ export function messageJsonSchema(
     queue.push(...referencedNames(all[next]));
   }
   return { $schema: 'http://json-schema.org/draft-07/schema#', title: name, ...all[name], definitions };
-}
-
-/** Writes `<Message>.schema.json` for each message into `directory`; returns the paths written. */
-export function writeMessageJsonSchemas(directory: string): string[] {
-  mkdirSync(directory, { recursive: true });
-  return (Object.keys(MESSAGE_CLASSES) as MessageName[]).map((name) => {
-    const path = join(directory, `${name}.schema.json`);
-    writeFileSync(path, `${JSON.stringify(messageJsonSchema(name), null, 2)}\n`);
-    return path;
-  });
 }

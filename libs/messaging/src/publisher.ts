@@ -19,6 +19,19 @@ export class BrokerUnavailableError extends ServiceUnavailableException {
 }
 
 /**
+ * The broker refused the message (a nack): with `overflow: reject-publish`, a destination queue is at its
+ * max-length. Nothing was queued; the caller retries later, once the queue's consumers have caught up.
+ */
+export class BrokerRefusedError extends BrokerUnavailableError {
+  constructor() {
+    super('the broker refused the message: a destination queue is full; nothing was queued, retry later');
+  }
+}
+
+/** amqplib's error for a publish the broker nacked */
+const NACKED = 'message nacked';
+
+/**
  * Publishes persistent JSON messages and resolves only once the broker has confirmed them. golevelup's channel is
  * a confirm channel; the connection check first avoids amqp-connection-manager's in-memory queue while offline.
  */
@@ -44,6 +57,7 @@ export class ConfirmedPublisher {
         timeout: options.timeoutMs ?? 10_000,
       });
     } catch (error) {
+      if ((error as Error)?.message === NACKED) throw new BrokerRefusedError();
       throw new BrokerUnavailableError(`broker did not confirm the message: ${(error as Error).message}`);
     }
     messagesPublished.inc({ exchange, routing_key: routingKey });

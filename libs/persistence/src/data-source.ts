@@ -38,6 +38,8 @@ export function dataSourceOptions(url: string, extra: Partial<DataSourceOptions>
     synchronize: false,
     migrationsRun: false,
     migrationsTableName: 'schema_migrations',
+    // the apps' roles may not create extensions, and nothing needs one (uuids come from gen_random_uuid())
+    installExtensions: false,
     ...extra,
   } as DataSourceOptions;
 }

@@ -8,3 +8,6 @@ export * from './entities/caldera-bridge-sent-link.entity';
 export * from './data-source';
 export * from './persistence.module';
 export * from './database-admin';
+export * from './database-roles';
+export * from './grants';
+export * from './database-provisioning';

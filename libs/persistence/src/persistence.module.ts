@@ -3,6 +3,15 @@ import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { CommonEnv, Gate, HealthRegistry, backoffDelay, pause, sleep } from '@purple/platform';
 import { ENTITIES, dataSourceOptions } from './data-source';
+import { DatabaseApp, databaseUrlFrom } from './database-roles';
+
+/** Which app this is on PostgreSQL, and the URL (its own role) it connects with. */
+export class DatabaseSettings {
+  constructor(
+    readonly app: DatabaseApp,
+    readonly url: string,
+  ) {}
+}
 
 /**
  * Connects in the background with backoff, so the app (and its /health/ready, 503 meanwhile) is up while
@@ -97,22 +106,24 @@ export class DatabaseConnector implements OnApplicationBootstrap, OnApplicationS
 
 @Module({})
 export class PersistenceModule {
-  static forRoot(): DynamicModule {
+  /**
+   * Connects as the app's own role, from its own variable (`API_DATABASE_URL`, …; see database-roles.ts), checked
+   * here at start: a missing or malformed one stops the app with a ConfigError naming it.
+   */
+  static forRoot(app: DatabaseApp, env: CommonEnv): DynamicModule {
+    const settings = new DatabaseSettings(app, databaseUrlFrom(app, env.source ?? process.env));
     return {
       module: PersistenceModule,
       global: true,
       imports: [
-        TypeOrmModule.forRootAsync({
-          inject: [CommonEnv],
-          useFactory: (env: CommonEnv) => ({
-            ...dataSourceOptions(env.DATABASE_URL, { extra: { connectionTimeoutMillis: 5000 } }),
-            manualInitialization: true,
-          }),
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions(settings.url, { extra: { connectionTimeoutMillis: 5000 } }),
+          manualInitialization: true,
         }),
         TypeOrmModule.forFeature(ENTITIES),
       ],
-      providers: [DatabaseConnector],
-      exports: [TypeOrmModule, DatabaseConnector],
+      providers: [DatabaseConnector, { provide: DatabaseSettings, useValue: settings }],
+      exports: [TypeOrmModule, DatabaseConnector, DatabaseSettings],
     };
   }
 }

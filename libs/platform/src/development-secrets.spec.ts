@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsString } from 'class-validator';
 import { ConfigError, loadConfig } from './config';
-import { DEVELOPMENT_SECRETS, refuseDevelopmentSecrets } from './development-secrets';
+import { DEVELOPMENT_DATABASE_PASSWORDS, DEVELOPMENT_SECRETS, refuseDevelopmentSecrets } from './development-secrets';
 
 class SomeEnv {
   @IsString()
@@ -43,5 +43,23 @@ describe('development secrets (issue 12 #11)', () => {
     expect(problems({ ...dev, ALLOW_DEVELOPMENT_SECRETS: 'true' })).toBe('no error');
     expect(problems({ ...dev, NODE_ENV: 'production', ALLOW_DEVELOPMENT_SECRETS: 'yes' })).toMatch(/TOKEN_SIGNING_KEY holds/);
     expect(() => refuseDevelopmentSecrets({ TOKEN_SIGNING_KEY: 'a-real-key-of-our-own-0123456789abcdef', NODE_ENV: 'production' })).not.toThrow();
+  });
+
+  it('lists the password of every database URL .env.example ships, and refuses a URL holding one (issue 12 #12)', () => {
+    const example = readFileSync(join(__dirname, '../../../.env.example'), 'utf8');
+    const shipped = Object.fromEntries(
+      [...example.matchAll(/^([A-Z_]+_DATABASE_URL)=(.+)$/gm)]
+        .map((m) => [m[1], decodeURIComponent(new URL(m[2].trim()).password)])
+        .filter(([, password]) => password !== ''),
+    );
+    expect(DEVELOPMENT_DATABASE_PASSWORDS).toEqual(shipped);
+    expect(Object.keys(shipped)).toHaveLength(7);
+
+    const url = `postgres://purple_api:${DEVELOPMENT_DATABASE_PASSWORDS['API_DATABASE_URL']}@db.example:5432/purple`;
+    const message = problems({ TOKEN_SIGNING_KEY: 'a-real-key-of-our-own-0123456789abcdef', API_DATABASE_URL: url });
+    expect(message).toContain('API_DATABASE_URL holds the development value from .env.example');
+    expect(message).not.toContain(DEVELOPMENT_DATABASE_PASSWORDS['API_DATABASE_URL']);
+    expect(problems({ TOKEN_SIGNING_KEY: 'a-real-key-of-our-own-0123456789abcdef', API_DATABASE_URL: url, NODE_ENV: 'development' })).toBe('no error');
+    expect(() => refuseDevelopmentSecrets({ API_DATABASE_URL: 'postgres://purple_api:0f3c9a@db.example/purple' })).not.toThrow();
   });
 });

@@ -21,6 +21,29 @@ export const DEVELOPMENT_SECRETS: Readonly<Record<string, string>> = {
   SOAR_ROUTER_PASSWORD: 'dev-soar-router',
 };
 
+/**
+ * The database passwords `.env.example` ships, inside each role's URL (`<WHO>_DATABASE_URL`): refused the same way,
+ * by the password in the URL.
+ */
+export const DEVELOPMENT_DATABASE_PASSWORDS: Readonly<Record<string, string>> = {
+  MIGRATE_DATABASE_URL: 'dev-db-owner',
+  API_DATABASE_URL: 'dev-db-api',
+  BUS_ROUTER_DATABASE_URL: 'dev-db-bus-router',
+  CALDERA_CONSUMER_DATABASE_URL: 'dev-db-caldera-consumer',
+  DISPATCHER_DATABASE_URL: 'dev-db-dispatcher',
+  RESULT_CONSUMER_DATABASE_URL: 'dev-db-result-consumer',
+  CALDERA_BRIDGE_DATABASE_URL: 'dev-db-caldera-bridge',
+};
+
+const passwordIn = (url: string | undefined): string | undefined => {
+  if (!url) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return undefined;
+  }
+};
+
 /** True when the environment says development secrets are acceptable. */
 export const developmentSecretsAllowed = (env: NodeJS.ProcessEnv): boolean =>
   env['NODE_ENV'] === 'development' || env['ALLOW_DEVELOPMENT_SECRETS'] === 'true';
@@ -28,9 +51,10 @@ export const developmentSecretsAllowed = (env: NodeJS.ProcessEnv): boolean =>
 /** @throws ConfigError naming every variable that holds its development value (never the value) */
 export function refuseDevelopmentSecrets(env: NodeJS.ProcessEnv): void {
   if (developmentSecretsAllowed(env)) return;
-  const found = Object.entries(DEVELOPMENT_SECRETS)
-    .filter(([name, value]) => env[name] === value)
-    .map(([name]) => name);
+  const found = [
+    ...Object.entries(DEVELOPMENT_SECRETS).filter(([name, value]) => env[name] === value),
+    ...Object.entries(DEVELOPMENT_DATABASE_PASSWORDS).filter(([name, value]) => passwordIn(env[name]) === value),
+  ].map(([name]) => name);
   if (found.length === 0) return;
   throw new ConfigError(
     found.map(

@@ -3,11 +3,11 @@ import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, Valida
 import { accessSync, constants, statSync } from 'node:fs';
 import { requireEnv } from './config';
 
-/** Variables every app reads. The broker password is per role (see @purple/messaging). */
+/**
+ * Variables every app reads. The broker password is per role (see @purple/messaging), and so is the database URL
+ * (`<APP>_DATABASE_URL`, see @purple/persistence): the detection workers have none.
+ */
 export class CommonEnv {
-  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// URL' })
-  DATABASE_URL!: string;
-
   @IsString()
   RABBITMQ_HOST = '127.0.0.1';
 
@@ -37,6 +37,11 @@ export class CommonEnv {
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
+
+  /** `pretty` for people (pino-pretty), `json` for collectors; unset: pretty when stdout is a terminal */
+  @IsOptional()
+  @IsIn(['json', 'pretty'])
+  LOG_FORMAT?: 'json' | 'pretty';
 
   @IsOptional()
   @Type(() => Number)

@@ -13,7 +13,7 @@ export class PlatformModule {
   static forApp(app: string, env: CommonEnv): DynamicModule {
     return {
       module: PlatformModule,
-      imports: [loggingModule(app, env.LOG_LEVEL), HealthModule, MetricsModule.forApp(env.METRICS_PORT)],
+      imports: [loggingModule(app, env.LOG_LEVEL, env.LOG_FORMAT), HealthModule, MetricsModule.forApp(env.METRICS_PORT)],
       providers: [
         { provide: APP_NAME, useValue: app },
         { provide: CommonEnv, useValue: env },

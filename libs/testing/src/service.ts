@@ -3,6 +3,7 @@ import { startService } from '@purple/messaging';
 import { CommonEnv } from '@purple/platform';
 import { AppName, roleOf } from '@purple/topology';
 import { BrokerNamespace } from './broker';
+import { databaseEnv } from './database';
 
 /** The HTTP base URL of an app started with PORT 0. */
 export async function baseUrl(app: INestApplication): Promise<string> {
@@ -48,7 +49,7 @@ export function startTestService(
 ): Promise<INestApplication> {
   return startService(app, register, {}, {
     ...broker.env(),
-    DATABASE_URL: databaseUrl,
+    ...databaseEnv(databaseUrl),
     PORT: '0',
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'warn',
     ...extraEnv,

@@ -54,6 +54,12 @@ const QUEUE_DELIVERY_LIMIT = 10;
 const DEAD_LETTER_QUEUE_MAX_LENGTH = 1_000_000;
 /** a client slug as it appears in a queue name */
 const CLIENT = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+/**
+ * a client's own queues, and only those: never a name of the bus's own (`soar-broadcast` is an exchange and would be
+ * client `soar`'s broadcast queue; `soar-router-retry-dlq` looks like a dead-letter queue). The api refuses `soar-…` ids.
+ */
+const NOT_ROUTER = '(?!soar-)';
+const CLIENT_QUEUES = `^${NOT_ROUTER}${CLIENT}-(outbox|broadcast|inbox|dlq)$`;
 
 export const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 export const exactly = (...names: string[]) =>
@@ -264,7 +270,17 @@ function soarVhost(n: Namer): Omit<Topology, 'vhosts' | 'users'> {
       },
     ],
     permissions: [
-      perm(U.admin, '.*', '.*', '.*'),
+      // the seed's administrator provisions both vhosts (no app uses it)
+      perm(CHECKING_USERS.admin, '.*', '.*', '.*'),
+      // the api's management-API user: it declares and deletes a client's four queues and binds them to the bus's
+      // exchanges, nothing else. Declaring a queue whose dead-letter exchange is soar-dlx needs write on soar-dlx
+      // and read on the queue; binding needs write on the queue and read on the exchange.
+      perm(
+        U.admin,
+        CLIENT_QUEUES,
+        `^(${NOT_ROUTER}${CLIENT}-(outbox|broadcast|inbox|dlq)|${escapeRegex(X.dlx)})$`,
+        `^(${NOT_ROUTER}${CLIENT}-(outbox|broadcast|inbox|dlq)|${[X.send, X.notify, X.publish, X.broadcast, X.direct, X.dlx].map(escapeRegex).join('|')})$`,
+      ),
       // the api writes only into the bus's front exchanges and reads inboxes (receive) and dead letters (replay)
       perm(U.api, NOTHING, exactly(X.send, X.notify, X.direct), `^${CLIENT}-(inbox|dlq)$`),
       // the router moves outbox/broadcast into each destination inbox (direct), parks a copy a full inbox refused
@@ -298,7 +314,8 @@ export function buildTopology(options: TopologyOptions = {}): Topology {
       user(n, C.worker, [], true),
       user(n, C.resultConsumer, [], true),
       user(n, C.monitor, ['monitoring'], false),
-      user(n, S.admin, ['policymaker'], false),
+      // `management`: the management API in the vhosts it has permissions in, and no policies
+      user(n, S.admin, ['management'], false),
       user(n, S.api, [], true),
       user(n, S.router, [], true),
     ],

@@ -89,9 +89,28 @@ describe('names, exactly as the seed', () => {
     );
   });
 
-  it('uses the vhost admin users to declare', () => {
+  it('declares both vhosts as caldera_admin, the seed administrator no app uses (issue 12 #12)', () => {
     expect(vhostAdminOf(topology, CHECKING)).toBe('caldera_admin');
-    expect(vhostAdminOf(topology, SOAR)).toBe('soar_admin');
+    expect(vhostAdminOf(topology, SOAR)).toBe('caldera_admin');
+  });
+
+  it('narrows soar_admin to the management API and a client\'s own queues (issue 12 #12)', () => {
+    expect(topology.users.find((u) => u.name === 'soar_admin')?.tags).toEqual(['management']);
+    const perms = topology.permissions.filter((p) => p.user === 'soar_admin');
+    expect(perms.map((p) => p.vhost)).toEqual([SOAR]);
+    const [p] = perms;
+    const re = (s: string) => new RegExp(s);
+    for (const q of ['noc-c2-outbox', 'noc-c2-broadcast', 'noc-c2-inbox', 'noc-c2-dlq']) {
+      expect(q).toMatch(re(p.configure));
+      expect(q).toMatch(re(p.write));
+    }
+    for (const other of ['soar-router-retry', 'soar-router-retry-dlq', 'soar-send', 'soar-direct', 'soar-broadcast', 'amq.default', 'noc-c2-other']) {
+      expect(other).not.toMatch(re(p.configure));
+    }
+    expect('soar-dlx').toMatch(re(p.write));
+    for (const exchange of ['soar-send', 'soar-notify', 'soar-publish', 'soar-broadcast', 'soar-direct']) expect(exchange).not.toMatch(re(p.write));
+    for (const exchange of ['soar-send', 'soar-notify', 'soar-publish', 'soar-broadcast', 'soar-direct', 'soar-dlx']) expect(exchange).toMatch(re(p.read));
+    expect('soar-retry').not.toMatch(re(p.read));
   });
 
   it('namespaces vhosts and users only', () => {
@@ -190,7 +209,8 @@ describe('users and permissions', () => {
       for (const p of perms) expect(p.configure).toBe('^$');
     }
     for (const p of topology.permissions) {
-      if (!['caldera_admin', 'soar_admin'].includes(p.user)) expect(p.configure).toBe('^$');
+      if (p.user === 'soar_admin') expect(p.configure).toMatch(/-\(outbox\|broadcast\|inbox\|dlq\)\$$/);
+      else if (p.user !== 'caldera_admin') expect(p.configure).toBe('^$');
     }
   });
 

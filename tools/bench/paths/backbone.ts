@@ -1,4 +1,4 @@
-import { eventually } from '@purple/testing';
+import { eventually, databaseEnv } from '@purple/testing';
 import { SOAR_VHOST, clientQueues } from '@purple/topology';
 import { randomBytes } from 'node:crypto';
 import { sendBody } from '../messages';
@@ -13,13 +13,13 @@ const TOPIC = 'bench.load.test';
 
 /**
  * The communications backbone: `POST /send` to the real api (bearer token, validation, publish with confirms, 202)
- * → the sender's outbox → the real bus-router → the recipient's inbox, read there as the vhost admin `soar_admin`
+ * → the sender's outbox → the real bus-router → the recipient's inbox, read there as the administrator `caldera_admin`
  * (no one else consumes it: the recipient has no webhook). Both apps run in processes of their own.
  */
 export async function startBackbonePath(ctx: BenchContext): Promise<BenchPath> {
   const adminSecret = randomBytes(24).toString('base64url');
   const webhookKey = randomBytes(24).toString('hex');
-  const common = { ...ctx.broker.env(), DATABASE_URL: ctx.db.url, LOG_LEVEL: ctx.options.logLevel };
+  const common = { ...ctx.broker.env(), ...databaseEnv(ctx.db.url), LOG_LEVEL: ctx.options.logLevel };
   const [api, router] = await Promise.all([
     startApp(ctx, 'api', {
       ...common,
@@ -39,7 +39,7 @@ export async function startBackbonePath(ctx: BenchContext): Promise<BenchPath> {
   const sender = await createClient(baseUrl, adminToken, SENDER, 'bench-sender.nothing');
   const senderToken = await token(baseUrl, SENDER, sender);
 
-  const reading = await connection(ctx.broker.amqpUrl('soar_admin', SOAR_VHOST), 'soar_admin connection', ctx.cleanup);
+  const reading = await connection(ctx.broker.amqpUrl('caldera_admin', SOAR_VHOST), 'soar_admin connection', ctx.cleanup);
   const inbox = await reading.createChannel();
   await inbox.prefetch(CONSUMER_PREFETCH);
   const batches = new Map<string, Arrivals>();

@@ -1,3 +1,4 @@
+import { databaseEnv } from '@purple/testing';
 import { CHECKING_EXCHANGE, CHECKING_VHOST, ROUTING_KEYS } from '@purple/topology';
 import type { Client } from 'pg';
 import { executionResult } from '../messages';
@@ -19,7 +20,7 @@ const BACKSTOP_MS = 1000;
  * NOTIFY each stored task sends at commit, so the next message goes out without polling.
  */
 export async function startIngestionPath(ctx: BenchContext): Promise<BenchPath> {
-  const app = await startApp(ctx, 'caldera-consumer', { ...ctx.broker.env(), DATABASE_URL: ctx.db.url, LOG_LEVEL: ctx.options.logLevel });
+  const app = await startApp(ctx, 'caldera-consumer', { ...ctx.broker.env(), ...databaseEnv(ctx.db.url), LOG_LEVEL: ctx.options.logLevel });
   const publishing = await connection(ctx.broker.amqpUrl('caldera_publisher', CHECKING_VHOST), 'caldera_publisher connection', ctx.cleanup);
   const publisher = await publishing.createConfirmChannel();
   const listening = await sqlConnection(ctx.db.url, 'LISTEN connection', ctx.cleanup, ctx.log);

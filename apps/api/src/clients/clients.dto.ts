@@ -19,6 +19,8 @@ export class CreateClientRequest {
   @ApiProperty({ pattern: CLIENT_ID_PATTERN.source, maxLength: 63, example: 'noc-sfmc', description: 'also the prefix of its queues' })
   @IsString()
   @Matches(CLIENT_ID_PATTERN, { message: 'client_id must be 1-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen' })
+  // `soar-…` names the bus's own exchanges and queues, which soar_admin (creating a client's queues) may not touch
+  @Matches(/^(?!soar(-|$))/, { message: 'client_id must not be "soar" or start with "soar-" (the bus\'s own objects are named so)' })
   client_id!: string;
 
   @ApiProperty({ maxLength: CLIENT_NAME_MAX_LENGTH, example: 'NOC SFMC' })

@@ -24,6 +24,7 @@ import { AcceptedMessageDto, EnvelopeDto, NotifyRequestDoc, ReceiveQuery, SendRe
 import { NotifyUseCase } from './notify.use-case';
 import { ReceiveMessagesUseCase } from './receive-messages.use-case';
 import { SendMessageUseCase } from './send-message.use-case';
+import { BrokerUnavailableFilter } from './broker-unavailable.filter';
 import { SendQuotaExceededFilter } from './send-quota';
 
 const correlationIdOf = (req: Request) => (req as Request & { id?: string }).id;
@@ -41,12 +42,14 @@ const IDEMPOTENCY_KEY_DOC = {
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({ description: 'no token, or an invalid, expired or revoked one' })
 @ApiForbiddenResponse({ description: 'the token lacks the `bus` scope' })
-@ApiServiceUnavailableResponse({ description: 'the broker is unreachable (nothing was queued)' })
+@ApiServiceUnavailableResponse({
+  description: 'the broker is unreachable, or refused the message because the destination queue is full (nothing was queued); see Retry-After',
+})
 @Controller()
 @UseGuards(BearerAuthGuard)
 @RequireScopes('bus')
 @UsePipes(requestValidation())
-@UseFilters(SendQuotaExceededFilter)
+@UseFilters(SendQuotaExceededFilter, BrokerUnavailableFilter)
 export class MessagesController {
   constructor(
     private readonly sendMessage: SendMessageUseCase,

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Client } from 'pg';
 import { backoffDelay, pause } from '@purple/platform';
-import { BusRouterEnv } from '../config';
+import { DatabaseSettings } from '@purple/persistence';
 
 /** The channel the bus_client trigger notifies, with the client id as payload. */
 export const CLIENT_CHANGED_CHANNEL = 'bus_client_changed';
@@ -23,7 +23,7 @@ export class ClientChangeListener implements OnApplicationShutdown {
   private readonly stopping = new AbortController();
   private running?: Promise<void>;
 
-  constructor(private readonly config: BusRouterEnv) {}
+  constructor(private readonly database: DatabaseSettings) {}
 
   start(handlers: ClientChangeHandlers): void {
     this.running ??= this.listen(handlers);
@@ -37,7 +37,7 @@ export class ClientChangeListener implements OnApplicationShutdown {
   private async listen(handlers: ClientChangeHandlers): Promise<void> {
     const { signal } = this.stopping;
     for (let failures = 0; !signal.aborted; ) {
-      const client = new Client({ connectionString: this.config.DATABASE_URL, connectionTimeoutMillis: 5_000 });
+      const client = new Client({ connectionString: this.database.url, connectionTimeoutMillis: 5_000 });
       let onAbort = () => undefined as void;
       // resolves with why the connection ended, or undefined when the app stops
       const ended = new Promise<unknown>((resolve) => {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HttpAnswer, sendHttp } from '@purple/detection';
 import { BRIDGE_SETTINGS, BridgeSettings } from '../bridge-env';
-import { CalderaAbility, CalderaLink, CalderaOperation, abilityOf, linkOf, operationOf } from './caldera-values';
+import { CalderaAbility, CalderaLink, CalderaOperation, abilityOf, linkOf, operationOf } from '@purple/caldera';
 
 /** Caldera could not be asked (unreachable, timed out) or refused (401/403, 5xx, other 4xx): the poll is retried later. */
 export class CalderaUnavailableError extends Error {

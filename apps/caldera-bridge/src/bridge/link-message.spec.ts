@@ -1,7 +1,7 @@
 import { normaliseExecution, parseExecutionMessage } from '@purple/contracts';
 import { newExecutionOf, parseInstruction } from '@purple/checking';
 import { linkResultWithList, pythonStr, referenceDetections, referenceLinkResult } from '@purple/contracts/testing';
-import { abilityOf, linkOf } from './caldera-values';
+import { abilityOf, linkOf } from '@purple/caldera';
 import { FinishedLink, buildLinkResult, messageIdOf } from './link-message';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');

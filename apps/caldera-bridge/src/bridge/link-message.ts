@@ -1,14 +1,6 @@
 import { Detections, LINK_RESULT_MESSAGE_TYPE, LinkResultMessage, validateMessage } from '@purple/contracts';
-import {
-  CalderaAbility,
-  CalderaLink,
-  CalderaOperation,
-  LINK_STATES,
-  calderaTimeOf,
-  decodeCalderaText,
-  detectionsOf,
-  linkOutputOf,
-} from './caldera-values';
+import { CalderaAbility, CalderaLink, CalderaOperation, LINK_STATES, calderaTimeOf, decodeCalderaText, detectionsOf } from '@purple/caldera';
+import { boundedOutputOf } from './link-output';
 
 /** Everything the bridge gathered about one finished link. */
 export interface FinishedLink {
@@ -36,7 +28,7 @@ export type BuiltMessage = { ok: true; message: LinkResultMessage } | { ok: fals
 export function buildLinkResult(finished: FinishedLink, publishedAt: Date): BuiltMessage {
   const { operation, link, ability, host, result } = finished;
   const detections = detectionsOf(ability);
-  const output = linkOutputOf(result);
+  const output = boundedOutputOf(result);
   const message: LinkResultMessage = {
     message_type: LINK_RESULT_MESSAGE_TYPE,
     timestamp: publishedAt.toISOString(),

@@ -4,7 +4,7 @@ import { counter } from '@purple/platform';
 import { CHECKING_EXCHANGE, ROUTING_KEYS } from '@purple/topology';
 import { BRIDGE_SETTINGS, BridgeSettings } from '../bridge-env';
 import { CalderaRepository } from './caldera-repository';
-import { CalderaAbility, CalderaLink, CalderaOperation, isClosedOperation, isFinishedLink } from './caldera-values';
+import { CalderaAbility, CalderaLink, CalderaOperation, isClosedOperation, isFinishedLink } from '@purple/caldera';
 import { FinishedLink, buildLinkResult, messageIdOf } from './link-message';
 import { SentLinkRepository } from './sent-link-repository';
 

@@ -1,7 +1,6 @@
 import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { DatabaseConnector } from '@purple/persistence';
-import { CommonEnv } from '@purple/platform';
+import { DatabaseConnector, DatabaseSettings } from '@purple/persistence';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatcher-env';
 import { DispatchPendingTasks } from './dispatch-pending-tasks';
 import { ExpireOverdueTasks } from './expire-overdue-tasks';
@@ -28,9 +27,9 @@ export class DispatchLoop implements OnApplicationBootstrap, BeforeApplicationSh
     @Inject(DISPATCH_SETTINGS) private readonly settings: DispatchSettings,
     private readonly amqp: AmqpConnection,
     private readonly database: DatabaseConnector,
-    env: CommonEnv,
+    databaseSettings: DatabaseSettings,
   ) {
-    this.listener = new PendingTaskListener(env.DATABASE_URL, () => this.wake());
+    this.listener = new PendingTaskListener(databaseSettings.url, () => this.wake());
   }
 
   onApplicationBootstrap(): void {

@@ -5,7 +5,7 @@
  */
 
 /** Variable names whose values are secrets: passwords, tokens, keys, credentials, and the database URL. */
-const SECRET_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|^DATABASE_URL$/i;
+const SECRET_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|DATABASE_URL$/i;
 /** Shorter values would redact ordinary words (and no real secret is this short). */
 const MIN_SECRET_LENGTH = 6;
 export const REDACTED = '[redacted]';

@@ -5,7 +5,8 @@ import { callProduct, jsonObjectOf } from '../../connectors/product-http';
 import { Clock, systemClock } from '../../semantics/clock';
 import { QuerySyntax } from '../../semantics/query-template';
 import { judgeCommandResult, outputRuleOf } from '../output-rule';
-import { CalderaLink, commandResultOf, finishTimeOf, isFinished, LINK_STATUS, linkOf } from './caldera-link';
+import { CalderaLink, hasReported, LINK_STATUS } from '@purple/caldera';
+import { commandResultOf, finishTimeOf, requireLink } from './caldera-link';
 import { CalderaSettings } from './caldera-settings';
 import { EXECUTORS_BY_DIALECT, hasPlaceholders, ShellDialect, SYNTAX_BY_DIALECT, unsafePlaceholders } from './shell-quoting';
 
@@ -174,20 +175,20 @@ export class CalderaExecutor implements DetectionConnector {
       ability: { ...DETECTION_ABILITY, executors: [] },
     };
     const answer = await this.request('POST', `/operations/${encodeURIComponent(operationId)}/potential-links`, call, MAX_LINK_BYTES, body);
-    return linkOf(jsonObjectOf('caldera', answer, 'a link object'), 'the created link').id;
+    return requireLink(jsonObjectOf('caldera', answer, 'a link object'), 'the created link').id;
   }
 
   /** Polls the link every CALDERA_POLL_INTERVAL_MS until the agent has reported; the search's signal ends the wait. */
   private async waitUntilFinished(operationId: string, linkId: string, call: CallContext): Promise<CalderaLink> {
     const path = `/operations/${encodeURIComponent(operationId)}/links/${encodeURIComponent(linkId)}`;
     for (;;) {
-      const link = linkOf(jsonObjectOf('caldera', await this.request('GET', path, call, MAX_LINK_BYTES), 'a link object'), 'the link');
+      const link = requireLink(jsonObjectOf('caldera', await this.request('GET', path, call, MAX_LINK_BYTES), 'a link object'), 'the link');
       if (link.status === LINK_STATUS.DISCARD) throw refused(`link ${linkId} was discarded in Caldera`);
       if (link.status === LINK_STATUS.HIGH_VIZ) throw refused(`link ${linkId} was skipped: its visibility is above the operation's`);
       if (link.status === LINK_STATUS.UNTRUSTED) throw new LinkOver(`the agent stopped checking in, so link ${linkId} will not run (status untrusted)`);
       // a killed command found nothing it could vouch for: an error, never "not detected"
       if (link.status === LINK_STATUS.TIMEOUT) throw new LinkOver(`the agent killed the command at its timeout (link ${linkId}, status 124)`);
-      if (isFinished(link)) return link;
+      if (hasReported(link)) return link;
       // the signal ends this wait when the search's time is up
       await this.clock.sleep(this.settings.pollIntervalMs, call.signal);
     }

@@ -1,4 +1,3 @@
 export * from './caldera-settings';
-export * from './caldera-link';
 export * from './shell-quoting';
 export * from './caldera-executor';

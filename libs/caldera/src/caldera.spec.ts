@@ -1,4 +1,4 @@
-import { abilityOf, calderaTimeOf, decodeCalderaText, detectionsOf, isFinishedLink, linkOf, linkOutputOf, MAX_OUTPUT_BYTES } from './caldera-values';
+import { abilityOf, CalderaFormatError, calderaTimeOf, decodeCalderaText, detectionsOf, hasReported, isFinishedLink, LINK_STATES, linkOf, linkOutputOf, readLink } from './index';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -26,15 +26,27 @@ describe("reading Caldera's answers", () => {
       stderr: '',
       exit_code: 0,
     });
+    expect(linkOutputOf(b64(JSON.stringify({ stdout: 'x', stderr: 'y', exit_code: '' })))).toEqual({ stdout: 'x', stderr: 'y' });
     expect(linkOutputOf(b64('total 0\ndrwx------ 2 root root'))).toEqual({ stdout: 'total 0\ndrwx------ 2 root root', stderr: '' });
+    // a command's own JSON on an old server is output, not Caldera's envelope
+    expect(linkOutputOf(b64('{"stdout": "mine"}'))).toEqual({ stdout: '{"stdout": "mine"}', stderr: '' });
     expect(linkOutputOf('')).toBeUndefined();
+    expect(() => linkOutputOf('%%% not base64 %%%')).toThrow(new CalderaFormatError('the link result is not base64'));
   });
 
-  it('cuts a huge output so that the message stays far below the consumer limit', () => {
-    const output = linkOutputOf(b64(JSON.stringify({ stdout: 'x'.repeat(3 * MAX_OUTPUT_BYTES), stderr: 'e', exit_code: 0 })));
-    expect(Buffer.byteLength(output?.stdout ?? '')).toBeLessThan(MAX_OUTPUT_BYTES + 100);
-    expect(output?.stdout).toMatch(/\[truncated by caldera-bridge\]$/);
-    expect(output?.stderr).toBe('e');
+  it('reads a link, or says what makes it none', () => {
+    expect(readLink('x')).toEqual({ problem: 'is not a link object' });
+    expect(readLink({ status: 0 })).toEqual({ problem: 'has no link id' });
+    expect(readLink({ id: 'l', status: 'done' })).toEqual({ problem: 'has no integer status' });
+    expect(linkOf({ paw: 'p' })).toBeUndefined();
+    expect(linkOf({ id: 'l', status: '0', paw: 'p', command: 'x', pid: '42', host: 'h', ability: { technique_id: 'T1033' } })).toMatchObject({
+      id: 'l',
+      status: 0,
+      pid: 42,
+      host: 'h',
+      ability: { techniqueId: 'T1033', additionalInfo: {} },
+    });
+    expect(LINK_STATES[124]).toBe('TIMEOUT');
   });
 
   it('counts a link as finished when it ran and reported (finish set; success, error or timeout)', () => {
@@ -49,7 +61,10 @@ describe("reading Caldera's answers", () => {
     expect(isFinishedLink(link(-3, ''))).toBe(false);
     expect(isFinishedLink(link(-2, ''))).toBe(false);
     expect(isFinishedLink(link(0, ''))).toBe(false);
-    expect(linkOf({ paw: 'p' })).toBeUndefined();
+    // the executor waits on its own link: a final status alone is enough
+    expect(hasReported(link(0, ''))).toBe(true);
+    expect(hasReported(link(-3, ''))).toBe(false);
+    expect(hasReported(link(-3, '2024-01-15T10:30:00Z'))).toBe(true);
   });
 
   it("reads detections from additional_info as JSON text, Python's text of a list, or a list", () => {

@@ -1,0 +1,3 @@
+export * from './link';
+export * from './link-result';
+export * from './text';
