@@ -1,7 +1,7 @@
 import { GetSourceMatrix, PurpleReadRepository } from '@purple/checking';
 import { FakeCrowdStrike, FakeSplunk, ServiceProcess, falconAlert, splunkEvent, startServiceProcesses } from '@purple/detection/testing';
 import { dataSourceOptions } from '@purple/persistence';
-import { BrokerNamespace, TestDatabase, createBrokerNamespace, createTestDatabase, eventually } from '@purple/testing';
+import { BrokerNamespace, RoledTestDatabase, createBrokerNamespace, createRoledTestDatabase, eventually } from '@purple/testing';
 import { CHECKING_EXCHANGE, CHECKING_VHOST, ROUTING_KEYS } from '@purple/topology';
 import * as amqp from 'amqplib';
 import { spawn } from 'node:child_process';
@@ -22,7 +22,7 @@ const LEARNED_MAX_SECONDS = 2;
 
 describe('purple-team workflow end to end (issue 15)', () => {
   let broker: BrokerNamespace;
-  let db: TestDatabase;
+  let db: RoledTestDatabase;
   let sql: Client;
   let typeorm: DataSource;
   let splunk: FakeSplunk;
@@ -39,7 +39,7 @@ describe('purple-team workflow end to end (issue 15)', () => {
   beforeAll(async () => {
     [broker, db, splunk, falcon] = await Promise.all([
       createBrokerNamespace(),
-      createTestDatabase(),
+      createRoledTestDatabase(),
       FakeSplunk.start({ token: SPLUNK_TOKEN }),
       FakeCrowdStrike.start({ clientId: 'falcon-client', clientSecret: FALCON_SECRET }),
     ]);
@@ -59,7 +59,7 @@ describe('purple-team workflow end to end (issue 15)', () => {
     await typeorm.initialize();
     const env = {
       ...broker.env(),
-      DATABASE_URL: db.url,
+      ...db.env(), // each app as its own PostgreSQL role, as provisioned in production
       LOG_LEVEL: 'info',
       SPLUNK_URL: splunk.url,
       SPLUNK_TOKEN,
