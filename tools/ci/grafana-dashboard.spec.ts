@@ -39,6 +39,8 @@ const KNOWN_METRICS = new Set([
   'purple_verdicts_total',
   ...histogram('purple_detection_latency_seconds'),
   ...histogram('purple_task_processing_seconds'),
+  ...histogram('purple_source_detection_latency_seconds'),
+  ...histogram('purple_source_ingestion_delay_seconds'),
   'purple_webhook_deliveries_total',
   // prom-client's default metrics
   'process_resident_memory_bytes',

@@ -136,6 +136,64 @@ describe('checking query API', () => {
     expect(lines[1]).toContain(`"${ids['l1']}","op-A","l1","host-1","paw-1","'=cmd|whoami","2024-01-15T10:01:00.000Z"`);
   });
 
+  it('serves the purple-team views: per-source outcomes, matrix, comparison (JSON, CSV, Navigator), time to detect (issue 15)', async () => {
+    // l1 was detected by splunk (scoped), l3 missed by it
+    await db.query(
+      `INSERT INTO detection_result (task_id, attempt, detection_id, status, detected, matched_event_at, result_at, response, match_quality, ingestion_delay_ms)
+       VALUES ($1, 1, 'det-2', 'detected', true, '2024-01-15T10:01:02Z', '2024-01-15T10:01:30Z', '{}', 'scoped', 28000)`,
+      [ids['completedTask']],
+    );
+    const execution = await get(`/checking/executions/${ids['l1']}`);
+    expect(execution.status).toBe(200);
+    // written without one (not through ingest): the database generated it
+    expect(execution.body).toMatchObject({ marker: expect.stringMatching(/^pm-[0-9a-f]{12}$/), late_detection: false, history: [] });
+    expect(execution.body.sources).toEqual([expect.objectContaining({ source: 'splunk', outcome: 'detected', quality: 'scoped', latency_ms: 2000 })]);
+    expect(execution.body.results).toEqual([expect.objectContaining({ connector: 'splunk', status: 'detected', ingestion_delay_ms: 28000 })]);
+
+    const operation = await get('/checking/operations/op-A');
+    expect(operation.body).toMatchObject({ detected_exact: 0, detected_scoped: 1, detected_heuristic: 1, late_detections: 0, recheck_only_detections: 0 });
+
+    const matrix = await get('/checking/operations/op-A/sources');
+    expect(matrix.status).toBe(200);
+    expect(matrix.body.techniques.find((t: { technique_id: string }) => t.technique_id === 'T1033').sources).toEqual([
+      expect.objectContaining({ source: 'splunk', detected: 1 }),
+    ]);
+
+    const same = await get('/checking/operations/op-A/compare/op-A?latency_threshold_ms=0');
+    expect(same.status).toBe(200);
+    expect(same.body).toMatchObject({ a: 'op-A', b: 'op-A', latency_threshold_ms: 0, summary: { regressions: 0, newly_missed: 0 } });
+    const csv = await h.api.request('GET', '/checking/operations/op-A/compare/op-A/csv', { token: readerToken });
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    expect(String(csv.body).split('\r\n')[0]).toBe(
+      '"technique_id","technique_name","host","source","change","a","b","latency_a_ms","latency_b_ms","latency_worse","regression"',
+    );
+    const layer = await get('/checking/operations/op-A/compare/op-A/navigator-layer');
+    expect(layer.body.name).toBe('Detection changes: op-A → op-A');
+    expect((await get('/checking/operations/nope/compare/op-A')).status).toBe(404);
+    expect((await get('/checking/operations/op-A/compare/op-A?latency_threshold_ms=-1')).status).toBe(400);
+
+    const ttd = await get('/checking/time-to-detect?operation_id=op-A');
+    expect(ttd.status).toBe(200);
+    expect(ttd.body.sources).toEqual([{ source: 'splunk', samples: 1, p50_ms: 2000, p90_ms: 2000 }]);
+    expect(ttd.body.ingestion_delays).toEqual([{ source: 'splunk', samples: 1, p50_ms: 28000, p90_ms: 28000 }]);
+    expect((await get('/checking/time-to-detect?operation_id=nope')).status).toBe(404);
+
+    const doc = await h.api.request('GET', '/docs-json');
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/checking/operations/{operation_id}/sources',
+        '/checking/operations/{a}/compare/{b}',
+        '/checking/operations/{a}/compare/{b}/csv',
+        '/checking/operations/{a}/compare/{b}/navigator-layer',
+        '/checking/time-to-detect',
+      ]),
+    );
+    const schemas = doc.body.components.schemas;
+    expect(Object.keys(schemas.ExecutionDetailDto.properties)).toEqual(expect.arrayContaining(['sources', 'results', 'history', 'marker', 'late_detection']));
+    expect(Object.keys(schemas.OperationDetailDto.properties)).toEqual(expect.arrayContaining(['detected_exact', 'detection_rate_exact', 'late_detections']));
+    expect(Object.keys(schemas.TaskDto.properties)).toEqual(expect.arrayContaining(['recheck_of', 'initial_delay_seconds', 'initial_delay_source']));
+  });
+
   it('redispatches a failed task (checking:admin only), and refuses a completed or unknown one', async () => {
     expect((await h.api.request('POST', `/checking/tasks/${ids['failedTask']}/redispatch`, { token: readerToken })).status).toBe(403);
     expect((await h.api.request('POST', `/checking/tasks/${ids['failedTask']}/redispatch`, { token: busAdminToken })).status).toBe(403);

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsInt, Max, Min } from 'class-validator';
+import { IsIn, IsInt, Max, Min } from 'class-validator';
 import { DetectionDefaultsEnv } from '@purple/detection';
 
 /** The dispatcher's variables: every app's, the detection semantics' defaults (written into each task) and these. */
@@ -27,6 +27,60 @@ export class DispatcherEnv extends DetectionDefaultsEnv {
   @Min(0)
   @Max(86_400)
   DISPATCH_GRACE_SECONDS = 60;
+
+  /**
+   * A task whose ability sets no initial delay waits its source's learned ingestion delay (the p90 of match time
+   * minus event time over the source's latest detections) instead of DETECTION_INITIAL_DELAY_SECONDS.
+   */
+  @IsIn(['true', 'false'])
+  DETECTION_LEARNED_DELAY: 'true' | 'false' = 'true';
+
+  /** bounds of a learned delay (also capped by DETECTION_MAX_WINDOW_AFTER_SECONDS) */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(86_400)
+  DETECTION_LEARNED_DELAY_MIN_SECONDS = 0;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(86_400)
+  DETECTION_LEARNED_DELAY_MAX_SECONDS = 300;
+
+  /** detections with an event time a source needs before its delay is learned */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  DETECTION_LEARNED_DELAY_MIN_SAMPLES = 5;
+
+  /** how long the learned delays are reused before they are read again */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(86_400)
+  DETECTION_LEARNED_DELAY_REFRESH_SECONDS = 60;
+}
+
+export interface LearnedDelaySettings {
+  enabled: boolean;
+  minSeconds: number;
+  maxSeconds: number;
+  minSamples: number;
+  refreshMs: number;
+}
+
+export const LEARNED_DELAY_SETTINGS = Symbol('LEARNED_DELAY_SETTINGS');
+
+export function learnedDelaySettingsOf(env: DispatcherEnv): LearnedDelaySettings {
+  return {
+    enabled: env.DETECTION_LEARNED_DELAY === 'true',
+    minSeconds: env.DETECTION_LEARNED_DELAY_MIN_SECONDS,
+    maxSeconds: Math.max(env.DETECTION_LEARNED_DELAY_MIN_SECONDS, env.DETECTION_LEARNED_DELAY_MAX_SECONDS),
+    minSamples: env.DETECTION_LEARNED_DELAY_MIN_SAMPLES,
+    refreshMs: env.DETECTION_LEARNED_DELAY_REFRESH_SECONDS * 1000,
+  };
 }
 
 export interface DispatchSettings {

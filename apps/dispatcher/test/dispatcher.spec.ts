@@ -37,8 +37,9 @@ async function storeExecution(
     ).rows;
     const [row] = (
       await db.query(
-        `INSERT INTO execution (operation_id, dedupe_key, caldera_link_id, agent_host, agent_paw, command, result, executed_at, correlation_id)
-         VALUES ($1, $2, $3, 'target-machine.local', 'abc123def456', 'whoami', '{"stdout":"administrator"}', $4, $5) RETURNING id`,
+        `INSERT INTO execution (operation_id, dedupe_key, caldera_link_id, agent_host, agent_paw, command, result, executed_at, correlation_id, marker)
+         VALUES ($1, $2, $3, 'target-machine.local', 'abc123def456', 'whoami', '{"stdout":"administrator"}', $4, $5,
+                 COALESCE($3, 'pm-0123456789ab')) RETURNING id`,
         [operation.id, randomUUID(), execution.linkId === undefined ? `link-${randomUUID().slice(0, 8)}` : execution.linkId, execution.executedAt ?? new Date(), correlationId],
       )
     ).rows;
@@ -127,6 +128,7 @@ describe('dispatcher (real broker and database)', () => {
             agent_paw: 'abc123def456',
             executed_at: executedAt.toISOString(),
             link_id: 'link-67890',
+            marker: 'link-67890',
           },
         },
         execution_id: executionId,

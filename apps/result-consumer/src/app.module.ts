@@ -2,7 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { MessagingModule } from '@purple/messaging';
 import { PersistenceModule } from '@purple/persistence';
 import { CommonEnv, PlatformModule, loadConfig } from '@purple/platform';
-import { CheckingConsumerEnv } from '@purple/checking';
+import { CheckingConsumerEnv, RECHECK_AFTER_SECONDS } from '@purple/checking';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { ResultsModule } from './results/results.module';
 
@@ -13,8 +13,11 @@ class ResultConsumerConfigModule {
   static register(config: CheckingConsumerEnv): DynamicModule {
     return {
       module: ResultConsumerConfigModule,
-      providers: [{ provide: CheckingConsumerEnv, useValue: config }],
-      exports: [CheckingConsumerEnv],
+      providers: [
+        { provide: CheckingConsumerEnv, useValue: config },
+        { provide: RECHECK_AFTER_SECONDS, useValue: config.DETECTION_RECHECK_AFTER_SECONDS },
+      ],
+      exports: [CheckingConsumerEnv, RECHECK_AFTER_SECONDS],
     };
   }
 }

@@ -19,4 +19,14 @@ export class CheckingConsumerEnv extends CommonEnv {
   @Min(100)
   @Max(300_000)
   RETRY_MAX_DELAY_MS = DEFAULT_RETRY_MAX_DELAY_MS;
+
+  /**
+   * result-consumer: after a task's `not_detected` answer, search once more this many seconds later, for tasks
+   * whose detection config does not say (`recheck_after_seconds`); 0 is off. A detection found then is late.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(86_400)
+  DETECTION_RECHECK_AFTER_SECONDS = 0;
 }

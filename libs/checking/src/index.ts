@@ -20,3 +20,4 @@ export * from './dead-letters/dead-letter-use-cases';
 export * from './dead-letters/replay-dead-letter';
 export * from './checking.module';
 export * from './consumer-env';
+export * from './purple';

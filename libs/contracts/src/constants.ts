@@ -50,3 +50,27 @@ export type TaskPriority = (typeof TASK_PRIORITIES)[number];
 
 /** `message_type` of the execution result a patched Caldera publishes. */
 export const LINK_RESULT_MESSAGE_TYPE = 'link_result';
+
+/**
+ * How surely a detection belongs to its execution (issue 15): `exact` when the execution's marker was found in the
+ * matched event; `scoped` when the search was limited to the execution's host (and its time window); `heuristic`
+ * for anything looser (only the time window, or a query that names neither).
+ */
+export const MATCH_QUALITIES = ['exact', 'scoped', 'heuristic'] as const;
+export type MatchQuality = (typeof MATCH_QUALITIES)[number];
+
+/** What a source did about a detected execution, when it can tell: prevented it (`blocked`) or only reported it. */
+export const DETECTION_ACTIONS = ['blocked', 'alerted'] as const;
+export type DetectionAction = (typeof DETECTION_ACTIONS)[number];
+
+/** One source's outcome for one execution (the per-source matrix's columns). */
+export const SOURCE_OUTCOMES = ['detected', 'not_detected', 'error', 'unsupported'] as const;
+export type SourceOutcome = (typeof SOURCE_OUTCOMES)[number];
+
+/** Where a task's initial delay came from: the ability, the source's learned ingestion delay, or the default. */
+export const INITIAL_DELAY_SOURCES = ['ability', 'learned', 'default'] as const;
+export type InitialDelaySource = (typeof INITIAL_DELAY_SOURCES)[number];
+
+/** How one technique (or one source of it) changed between two runs of an operation. */
+export const COMPARISON_CHANGES = ['newly_missed', 'newly_detected', 'still_missed', 'still_detected', 'only_in_a', 'only_in_b', 'undecided'] as const;
+export type ComparisonChange = (typeof COMPARISON_CHANGES)[number];

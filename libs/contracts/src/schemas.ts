@@ -3,7 +3,7 @@ import { getMetadataStorage, MAX, MIN, ValidationTypes } from 'class-validator';
 import { validationMetadataArrayToSchemas } from 'class-validator-jsonschema';
 import { BusEnvelope, NotifyRequest, SendRequest } from './bus/envelope';
 import { DetectionQuery, DetectionTaskMessage, ExecutionContext, TaskMetadata } from './checking/detection-task';
-import { DetectionResponseMessage, DetectionResults, EvidenceItem, ResponseMetadata } from './checking/detection-response';
+import { DetectionResponseMessage, DetectionResults, EvidenceItem, MatchFacts, ResponseMetadata } from './checking/detection-response';
 import {
   AgentDetectionSpec,
   ApiDetectionSpec,
@@ -47,6 +47,7 @@ const CONTRACT_CLASSES: ClassConstructor<object>[] = [
   DetectionResults,
   ResponseMetadata,
   EvidenceItem,
+  MatchFacts,
 ];
 
 const converters = {

@@ -28,3 +28,5 @@ export * from './executors/local/command-line';
 export * from './executors/local/local-executor-settings';
 export * from './executors/local/local-executor';
 export * from './executors/caldera';
+export * from './semantics/match-facts';
+export * from './connectors/detection-action';

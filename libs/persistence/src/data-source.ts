@@ -13,6 +13,7 @@ import { RejectedDetections1763800003000 } from './migrations/1763800003000-reje
 import { BusIdempotencyKey1763800005000 } from './migrations/1763800005000-bus-idempotency-key';
 import { BusDeliveredMessage1763800006000 } from './migrations/1763800006000-bus-delivered-message';
 import { SecurityHardening1763800007000 } from './migrations/1763800007000-security-hardening';
+import { PurpleTeamDepth1763800010000 } from './migrations/1763800010000-purple-team-depth';
 
 /** Listed one by one, not globbed: webpack bundles what is imported, and a glob finds nothing in a bundle. */
 export const ENTITIES = [OperationEntity, ExecutionEntity, DetectionTaskEntity, DetectionResultEntity, BusClientEntity, DeadLetterEntity, CalderaBridgeSentLinkEntity];
@@ -24,6 +25,7 @@ export const MIGRATIONS = [
   BusIdempotencyKey1763800005000,
   BusDeliveredMessage1763800006000,
   SecurityHardening1763800007000,
+  PurpleTeamDepth1763800010000,
 ];
 
 /** The schema comes from migrations only: `synchronize` stays off. */

@@ -29,15 +29,22 @@ export const TABLE_GRANTS: Readonly<Record<string, Readonly<Partial<Record<Datab
     'result-consumer': ['SELECT', 'UPDATE'],
     api: ['SELECT', 'INSERT', 'UPDATE'],
   },
+  // the result-consumer inserts re-check tasks (one more search after not_detected, issue 15)
   detection_task: {
     'caldera-consumer': ['SELECT', 'INSERT'],
     dispatcher: ['SELECT', 'UPDATE'],
-    'result-consumer': ['SELECT', 'UPDATE'],
+    'result-consumer': ['SELECT', 'INSERT', 'UPDATE'],
     api: ['SELECT', 'INSERT', 'UPDATE'],
   },
   detection_result: {
     dispatcher: ['SELECT'],
     'result-consumer': ['SELECT', 'INSERT'],
+    api: ['SELECT', 'INSERT'],
+  },
+  // every verdict change of an execution (issue 15): written by whoever rolls a verdict up, read by the api
+  execution_verdict_change: {
+    dispatcher: ['INSERT'],
+    'result-consumer': ['INSERT'],
     api: ['SELECT', 'INSERT'],
   },
   // drained from the dead-letter queues by the result-consumer; listed and marked replayed by the api

@@ -1,4 +1,5 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
+import { GetExecutionOutcomes, GetTimeToDetect } from '@purple/checking';
 import { CheckingReadRepository, CoverageSummary, ExecutionFilter, ExecutionRow, OperationRow, TaskRow, TechniqueSummary } from './checking-read.repository';
 import { executionsCsv } from './executions-csv';
 import { NavigatorLayer, buildNavigatorLayer } from './navigator-layer';
@@ -43,23 +44,35 @@ export class ListExecutions {
 
 @Injectable()
 export class GetExecution {
-  constructor(private readonly read: CheckingReadRepository) {}
+  constructor(
+    private readonly read: CheckingReadRepository,
+    private readonly outcomes: GetExecutionOutcomes,
+  ) {}
 
-  async execute(id: string): Promise<ExecutionRow & { tasks: TaskRow[] }> {
+  async execute(id: string): Promise<ExecutionRow & { tasks: TaskRow[] } & Awaited<ReturnType<GetExecutionOutcomes['execute']>>> {
     const execution = UUID.test(id) ? await this.read.findExecution(id) : null;
     if (!execution) throw new NotFoundException(`no execution ${id}`);
-    return { ...execution, tasks: await this.read.tasksOf(id) };
+    return { ...execution, tasks: await this.read.tasksOf(id), ...(await this.outcomes.execute(id)) };
   }
 }
 
 @Injectable()
 export class GetNavigatorLayer {
-  constructor(private readonly read: CheckingReadRepository) {}
+  constructor(
+    private readonly read: CheckingReadRepository,
+    private readonly timeToDetect: GetTimeToDetect,
+  ) {}
 
   async execute(operationId: string): Promise<NavigatorLayer> {
     const operation = await this.read.findOperation(operationId);
     if (!operation) throw new NotFoundException(`no operation ${operationId}`);
-    return buildNavigatorLayer(operation, await this.read.techniqueSummaries(operationId));
+    const latency = new Map<string, Array<{ source: string; p50_ms: number; p90_ms: number }>>();
+    for (const t of (await this.timeToDetect.execute(operationId)).techniques) {
+      if (!t.technique_id) continue;
+      const id = t.technique_id;
+      latency.set(id, [...(latency.get(id) ?? []), t]);
+    }
+    return buildNavigatorLayer(operation, await this.read.techniqueSummaries(operationId), latency);
   }
 }
 

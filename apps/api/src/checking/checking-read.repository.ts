@@ -15,6 +15,16 @@ export interface CoverageSummary {
   detection_rate: number | null;
   detection_latency_p50_ms: number | null;
   detection_latency_p95_ms: number | null;
+  /** detected executions by their best match: the marker found, the host only, anything looser */
+  detected_exact: number;
+  detected_scoped: number;
+  detected_heuristic: number;
+  /** exact-only detection rate: detected with the marker ÷ (detected + not detected) */
+  detection_rate_exact: number | null;
+  /** detected after a not_detected (or error) verdict */
+  late_detections: number;
+  /** detected only by a re-check */
+  recheck_only_detections: number;
 }
 
 export interface TechniqueSummary extends CoverageSummary {
@@ -56,6 +66,8 @@ export interface ExecutionRow {
   detection_latency_ms: number | null;
   verdict_at: Date | null;
   correlation_id: string;
+  marker: string;
+  late_detection: boolean;
 }
 
 export interface TaskRow {
@@ -72,6 +84,10 @@ export interface TaskRow {
   completed_at: Date | null;
   last_error: string | null;
   rejection_reason: string | null;
+  recheck_of: string | null;
+  not_before: Date | null;
+  initial_delay_seconds: number | null;
+  initial_delay_source: string | null;
   result: {
     status: string;
     detected: boolean;
@@ -95,9 +111,21 @@ const SUMMARY_COLUMNS = `
   count(*) FILTER (WHERE e.verdict = 'no_detections')::int AS no_detections,
   count(*) FILTER (WHERE e.verdict = 'no_usable_detections')::int AS no_usable_detections,
   percentile_cont(0.5) WITHIN GROUP (ORDER BY e.detection_latency_ms) FILTER (WHERE e.verdict = 'detected') AS p50,
-  percentile_cont(0.95) WITHIN GROUP (ORDER BY e.detection_latency_ms) FILTER (WHERE e.verdict = 'detected') AS p95`;
+  percentile_cont(0.95) WITHIN GROUP (ORDER BY e.detection_latency_ms) FILTER (WHERE e.verdict = 'detected') AS p95,
+  count(*) FILTER (WHERE e.verdict = 'detected' AND q.best = 0)::int AS detected_exact,
+  count(*) FILTER (WHERE e.verdict = 'detected' AND q.best = 1)::int AS detected_scoped,
+  count(*) FILTER (WHERE e.verdict = 'detected' AND (q.best = 2 OR q.best IS NULL))::int AS detected_heuristic,
+  count(*) FILTER (WHERE e.verdict = 'detected' AND e.late_detection)::int AS late_detections,
+  count(*) FILTER (WHERE e.verdict = 'detected' AND q.recheck_only)::int AS recheck_only_detections`;
 
-type SummaryRow = Omit<CoverageSummary, 'detection_rate' | 'detection_latency_p50_ms' | 'detection_latency_p95_ms'> & {
+/** Per execution: its best match quality (0 exact, 1 scoped, 2 heuristic) and whether only re-checks detected it. */
+const QUALITY_JOIN = `LEFT JOIN LATERAL (
+  SELECT min(CASE r.match_quality WHEN 'exact' THEN 0 WHEN 'scoped' THEN 1 ELSE 2 END) AS best,
+         bool_and(t.recheck_of IS NOT NULL) AS recheck_only
+    FROM detection_task t JOIN detection_result r ON r.task_id = t.id
+   WHERE t.execution_id = e.id AND r.status = 'detected') q ON true`;
+
+type SummaryRow = Omit<CoverageSummary, 'detection_rate' | 'detection_latency_p50_ms' | 'detection_latency_p95_ms' | 'detection_rate_exact'> & {
   p50: number | null;
   p95: number | null;
 };
@@ -116,6 +144,12 @@ function toSummary(row: SummaryRow): CoverageSummary {
     detection_rate: decided === 0 ? null : row.detected / decided,
     detection_latency_p50_ms: round(row.p50),
     detection_latency_p95_ms: round(row.p95),
+    detected_exact: row.detected_exact,
+    detected_scoped: row.detected_scoped,
+    detected_heuristic: row.detected_heuristic,
+    detection_rate_exact: decided === 0 ? null : row.detected_exact / decided,
+    late_detections: row.late_detections,
+    recheck_only_detections: row.recheck_only_detections,
   };
 }
 
@@ -128,7 +162,7 @@ export class CheckingReadRepository {
     const rows: Array<OperationRow & SummaryRow> = await this.db.query(
       `SELECT o.caldera_operation_id AS operation_id, o.name, o.created_at AS first_seen,
               max(e.executed_at) AS last_execution_at, ${SUMMARY_COLUMNS}
-         FROM operation o LEFT JOIN execution e ON e.operation_id = o.id
+         FROM operation o LEFT JOIN execution e ON e.operation_id = o.id ${QUALITY_JOIN}
         GROUP BY o.id ORDER BY o.created_at DESC LIMIT $1 OFFSET $2`,
       [limit, offset],
     );
@@ -140,7 +174,7 @@ export class CheckingReadRepository {
     const [row]: Array<OperationRow & SummaryRow> = await this.db.query(
       `SELECT o.caldera_operation_id AS operation_id, o.name, o.created_at AS first_seen,
               max(e.executed_at) AS last_execution_at, ${SUMMARY_COLUMNS}
-         FROM operation o LEFT JOIN execution e ON e.operation_id = o.id
+         FROM operation o LEFT JOIN execution e ON e.operation_id = o.id ${QUALITY_JOIN}
         WHERE o.caldera_operation_id = $1 GROUP BY o.id`,
       [operationId],
     );
@@ -151,7 +185,7 @@ export class CheckingReadRepository {
     const rows: Array<SummaryRow & { technique_id: string | null; technique_name: string | null; tactic: string | null }> =
       await this.db.query(
         `SELECT e.technique_id, max(e.technique_name) AS technique_name, max(e.tactic) AS tactic, ${SUMMARY_COLUMNS}
-           FROM execution e JOIN operation o ON o.id = e.operation_id
+           FROM execution e JOIN operation o ON o.id = e.operation_id ${QUALITY_JOIN}
           WHERE o.caldera_operation_id = $1
           GROUP BY e.technique_id ORDER BY e.technique_id NULLS LAST`,
         [operationId],
@@ -194,10 +228,12 @@ export class CheckingReadRepository {
   tasksOf(executionId: string): Promise<TaskRow[]> {
     return this.db.query(
       `SELECT t.id, t.detection_type, t.platform, t.host_os, t.connector, t.query, t.status, t.attempts, t.max_attempts,
-              t.dispatched_at, t.completed_at, t.last_error, t.rejection_reason,
+              t.dispatched_at, t.completed_at, t.last_error, t.rejection_reason, t.recheck_of, t.not_before,
+              t.initial_delay_seconds, t.initial_delay_source,
               (SELECT json_build_object('status', r.status, 'detected', r.detected, 'confidence', r.confidence,
                         'events_found', r.events_found, 'evidence', r.evidence, 'error', r.error,
-                        'matched_event_at', r.matched_event_at, 'result_at', r.result_at, 'attempt', r.attempt)
+                        'matched_event_at', r.matched_event_at, 'result_at', r.result_at, 'attempt', r.attempt,
+                        'match_quality', r.match_quality, 'action', r.action, 'late', r.late)
                  FROM detection_result r WHERE r.task_id = t.id ORDER BY r.attempt DESC LIMIT 1) AS result
          FROM detection_task t WHERE t.execution_id = $1 ORDER BY t.created_at, t.id`,
       [executionId],
@@ -216,7 +252,7 @@ export class CheckingReadRepository {
 }
 
 const EXECUTION_COLUMNS = `e.id, o.caldera_operation_id AS operation_id, e.caldera_link_id, e.agent_host, e.agent_paw, e.command,
-  e.executed_at, e.tactic, e.technique_id, e.technique_name, e.verdict, e.detection_latency_ms, e.verdict_at, e.correlation_id`;
+  e.executed_at, e.tactic, e.technique_id, e.technique_name, e.verdict, e.detection_latency_ms, e.verdict_at, e.correlation_id, e.marker, e.late_detection`;
 
 /** bigint arrives as a string from node-postgres */
 const fixLatency = (row: ExecutionRow): ExecutionRow => ({

@@ -27,6 +27,11 @@ import {
 } from '@nestjs/swagger';
 import { AuthenticatedClient, BearerAuthGuard, ClientPrincipal, RequireScopes } from '@purple/auth';
 import {
+  CompareOperations,
+  comparisonCsvRows,
+  GetSourceMatrix,
+  GetTimeToDetect,
+  OperationNotFoundError,
   DeadLetterNotFoundError,
   GetDeadLetter,
   ListDeadLetters,
@@ -38,6 +43,11 @@ import {
 } from '@purple/checking';
 import { requestValidation } from '../http/validation';
 import {
+  CompareQuery,
+  ComparisonDto,
+  SourceMatrixDto,
+  TimeToDetectDto,
+  TimeToDetectQuery,
   ExecutionDetailDto,
   ExecutionPageDto,
   ExecutionQuery,
@@ -49,11 +59,15 @@ import {
   ReplayOutcomeDto,
   ReplayRequestDto,
 } from './checking.dto';
+import { csvCell } from './executions-csv';
+import { buildComparisonLayer } from './navigator-layer';
 import { ExportExecutionsCsv, GetExecution, GetNavigatorLayer, GetOperation, ListExecutions, ListOperations } from './checking-queries';
 
 /** The engine's errors as HTTP answers with their reasons. */
 function asHttpError(error: unknown): unknown {
-  if (error instanceof TaskNotFoundError || error instanceof DeadLetterNotFoundError) return new NotFoundException(error.message);
+  if (error instanceof TaskNotFoundError || error instanceof DeadLetterNotFoundError || error instanceof OperationNotFoundError) {
+    return new NotFoundException(error.message);
+  }
   if (error instanceof TaskAlreadyCompletedError) return new ConflictException(error.message);
   if (error instanceof ReplayRejectedError) return new UnprocessableEntityException({ message: error.message, reasons: error.reasons });
   return error;
@@ -83,7 +97,55 @@ export class CheckingController {
     private readonly listDeadLetters: ListDeadLetters,
     private readonly getDeadLetter: GetDeadLetter,
     private readonly replayDeadLetter: ReplayDeadLetter,
+    private readonly sourceMatrix: GetSourceMatrix,
+    private readonly compareOperations: CompareOperations,
+    private readonly timeToDetect: GetTimeToDetect,
   ) {}
+
+  @Get('operations/:operation_id/sources')
+  @ApiOperation({ summary: 'Sources × outcomes per ATT&CK technique, naming the techniques where sources disagree' })
+  @ApiOkResponse({ type: SourceMatrixDto })
+  @ApiNotFoundResponse({ description: 'no such operation' })
+  sources(@Param('operation_id') operationId: string) {
+    return this.sourceMatrix.execute(operationId).catch((e) => Promise.reject(asHttpError(e)));
+  }
+
+  @Get('operations/:a/compare/:b')
+  @ApiOperation({ summary: 'Run b against the baseline run a: newly missed, newly detected, still missed, slower, per technique and source' })
+  @ApiOkResponse({ type: ComparisonDto })
+  @ApiNotFoundResponse({ description: 'no such operation' })
+  compare(@Param('a') a: string, @Param('b') b: string, @Query() q: CompareQuery) {
+    return this.compareOperations.execute(a, b, q.latency_threshold_ms).catch((e) => Promise.reject(asHttpError(e)));
+  }
+
+  @Get('operations/:a/compare/:b/csv')
+  @ApiOperation({ summary: 'The comparison as CSV: one line per technique and host (source `*`) and per source' })
+  @ApiProduces('text/csv')
+  @ApiOkResponse({ description: 'CSV' })
+  @ApiNotFoundResponse({ description: 'no such operation' })
+  @Header('Content-Type', 'text/csv; charset=utf-8')
+  @Header('Content-Disposition', 'attachment; filename="comparison.csv"')
+  async compareCsv(@Param('a') a: string, @Param('b') b: string, @Query() q: CompareQuery) {
+    const comparison = await this.compareOperations.execute(a, b, q.latency_threshold_ms).catch((e) => Promise.reject(asHttpError(e)));
+    return `${comparisonCsvRows(comparison).map((row) => row.map(csvCell).join(',')).join('\r\n')}\r\n`;
+  }
+
+  @Get('operations/:a/compare/:b/navigator-layer')
+  @ApiOperation({ summary: 'The comparison as an ATT&CK Navigator layer: techniques regressed (red), improved (green) or unchanged (grey)' })
+  @ApiOkResponse({ description: 'ATT&CK Navigator layer, format 4.5' })
+  @ApiNotFoundResponse({ description: 'no such operation' })
+  @Header('Content-Disposition', 'attachment; filename="comparison-layer.json"')
+  async compareLayer(@Param('a') a: string, @Param('b') b: string, @Query() q: CompareQuery) {
+    return buildComparisonLayer(await this.compareOperations.execute(a, b, q.latency_threshold_ms).catch((e) => Promise.reject(asHttpError(e))));
+  }
+
+  @Get('time-to-detect')
+  @ApiOperation({ summary: "p50/p90 time to detect per source and per source and technique, and each source's learned ingestion delay" })
+  @ApiOkResponse({ type: TimeToDetectDto })
+  @ApiNotFoundResponse({ description: 'no such operation' })
+  timeToDetectStats(@Query() q: TimeToDetectQuery) {
+    return this.timeToDetect.execute(q.operation_id).catch((e) => Promise.reject(asHttpError(e)));
+  }
 
   @Get('operations')
   @ApiOperation({ summary: 'Operations with their detection summary, newest first' })

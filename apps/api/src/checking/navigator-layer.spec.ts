@@ -1,4 +1,4 @@
-import { buildNavigatorLayer, tacticShortName } from './navigator-layer';
+import { buildComparisonLayer, buildNavigatorLayer, tacticShortName } from './navigator-layer';
 import { csvCell, executionsCsv } from './executions-csv';
 
 const technique = (over: Record<string, unknown>) => ({
@@ -15,6 +15,12 @@ const technique = (over: Record<string, unknown>) => ({
   detection_rate: 0.5,
   detection_latency_p50_ms: 1200,
   detection_latency_p95_ms: 1900,
+  detected_exact: 1,
+  detected_scoped: 0,
+  detected_heuristic: 0,
+  detection_rate_exact: 0.5,
+  late_detections: 0,
+  recheck_only_detections: 0,
   ...over,
 });
 
@@ -54,5 +60,42 @@ describe('executions CSV', () => {
     const text = executionsCsv([]);
     expect(text.endsWith('\r\n')).toBe(true);
     expect(text.split('\r\n')[0].split(',')).toContain('"verdict"');
+  });
+});
+
+describe('ATT&CK Navigator layer of a comparison', () => {
+  const item = (technique_id: string, change: string, regression: boolean, sources: Array<{ source: string; change: string }> = []) => ({
+    technique_id,
+    change,
+    regression,
+    latency_a_ms: null,
+    latency_b_ms: null,
+    sources,
+  });
+
+  it('colours techniques regressed, improved or unchanged, and names the sources that lost them', () => {
+    const layer = buildComparisonLayer({
+      a: 'week-1',
+      b: 'week-2',
+      items: [
+        item('T1033', 'newly_missed', true),
+        item('T1059', 'newly_detected', false),
+        item('T1082', 'still_detected', true, [{ source: 'crowdstrike', change: 'newly_missed' }]),
+        item('T1003', 'still_missed', false),
+      ],
+    });
+    expect(layer.techniques.map((t) => [t.techniqueID, t.score, t.color])).toEqual([
+      ['T1033', 0, '#ff6666'],
+      ['T1059', 100, '#8ec843'],
+      ['T1082', 0, '#ff6666'],
+      ['T1003', 50, '#cccccc'],
+    ]);
+    expect(layer.techniques[2].comment).toContain('newly missed by crowdstrike');
+    expect(layer.metadata).toEqual([{ name: 'baseline', value: 'week-1' }, { name: 'run', value: 'week-2' }]);
+  });
+
+  it("adds each source's p50/p90 time to detect to a technique's comment", () => {
+    const layer = buildNavigatorLayer({ operation_id: 'op-1', name: null }, [technique({ technique_id: 'T1033' })], new Map([['T1033', [{ source: 'splunk', p50_ms: 1000, p90_ms: 4000 }]]]));
+    expect(layer.techniques[0].comment).toContain('splunk p50 1000 ms, p90 4000 ms');
   });
 });

@@ -39,6 +39,8 @@ function claimed(id: string, overrides: Partial<ClaimedTask> = {}): ClaimedTask 
     calderaLinkId: null,
     correlationId: 'corr-1',
     executionVerdict: 'pending',
+    marker: 'pm-0a1b2c3d4e5f',
+    recheckOf: null,
     ...overrides,
   };
 }
@@ -138,6 +140,36 @@ describe('DispatchPendingTasks', () => {
     await new DispatchPendingTasks(store, publisher, SETTINGS, DEFAULTS).execute();
     expect(store.events).toEqual(['claim a', 'failed a: cannot be sent as a valid task message: metadata.execution_context.target_host should not be empty']);
     expect(publisher.published).toEqual([]);
+  });
+});
+
+describe('DispatchPendingTasks with learned delays', () => {
+  it("sends a task whose ability set no delay with its source's learned p90, bounded; the ability's own delay wins", async () => {
+    const store = new FakeStore([
+      claimed('a'),
+      claimed('b', { connector: 'crowdstrike' }),
+      claimed('c', { config: { initial_delay_seconds: 7 } }),
+      claimed('d', { connector: 'sentinel' }),
+    ]);
+    const delays: Record<string, unknown> = {};
+    const base = store.withPendingBatch.bind(store);
+    store.withPendingBatch = (limit, work) =>
+      base(limit, (batch) =>
+        work({ ...batch, markDispatched: async (task, _attempt, _closes, _extra, delay) => void (delays[task.id] = delay) }),
+      );
+    Object.assign(store, { learnedIngestionDelays: async () => new Map([['splunk', 42_300], ['crowdstrike', 3_600_000]]) });
+    const publisher = new FakePublisher(store.events);
+    const learning = { enabled: true, minSeconds: 0, maxSeconds: 600, minSamples: 5, refreshMs: 60_000 };
+    await new DispatchPendingTasks(store, publisher, { ...SETTINGS, batchSize: 10 }, DEFAULTS, learning).execute();
+    expect(delays).toEqual({
+      a: { seconds: 43, source: 'learned' },
+      b: { seconds: 600, source: 'learned' },
+      c: { seconds: 7, source: 'ability' },
+      d: { seconds: DEFAULTS.initialDelaySeconds, source: 'default' },
+    });
+    const sent = Object.fromEntries(publisher.published.map((p) => [p.body['task_id'], p.body['detection_config'] as Record<string, unknown>]));
+    expect(sent['a']['initial_delay_seconds']).toBe(43);
+    expect(sent['c']['initial_delay_seconds']).toBe(7);
   });
 });
 

@@ -1,10 +1,11 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { abilityInitialDelay, chooseInitialDelay } from '@purple/checking';
 import { DetectionTaskMessage, validateMessage } from '@purple/contracts';
 import { DetectionSettings, drawJitter, resolveDetectionSettings, searchWindow } from '@purple/detection';
 import { CHECKING_EXCHANGE } from '@purple/topology';
-import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatcher-env';
+import { DISPATCH_SETTINGS, DispatchSettings, LEARNED_DELAY_SETTINGS, LearnedDelaySettings } from '../dispatcher-env';
 import { ClaimedTask, TASK_ROUTING_KEYS, buildTaskMessage } from './task-message';
-import { DISPATCH_STORE, DispatchStore, PendingBatch } from './task-store';
+import { DISPATCH_STORE, DispatchStore, InitialDelayChoice, PendingBatch } from './task-store';
 
 /** What the dispatcher publishes with (ConfirmedPublisher): resolves once the broker has confirmed. */
 export interface TaskPublisher {
@@ -36,10 +37,28 @@ export class DispatchPendingTasks {
     @Inject(TASK_PUBLISHER) private readonly publisher: TaskPublisher,
     @Inject(DISPATCH_SETTINGS) private readonly settings: DispatchSettings,
     @Inject(DETECTION_DEFAULTS) private readonly defaults: DetectionSettings & { maxWindowAfterSeconds: number },
+    @Optional() @Inject(LEARNED_DELAY_SETTINGS) private readonly learning?: LearnedDelaySettings,
   ) {}
+
+  private learned = new Map<string, number>();
+  private learnedAt = -Infinity;
+
+  /** The sources' learned ingestion delays, read again when older than the refresh interval. */
+  private async refreshLearnedDelays(): Promise<void> {
+    if (!this.learning?.enabled || !this.store.learnedIngestionDelays) return;
+    if (Date.now() - this.learnedAt < this.learning.refreshMs) return;
+    try {
+      this.learned = await this.store.learnedIngestionDelays(this.learning.minSamples);
+      this.learnedAt = Date.now();
+    } catch (error) {
+      // without them, the defaults apply: dispatching goes on
+      this.logger.warn({ msg: `learned delays not read: ${(error as Error).message}` });
+    }
+  }
 
   async execute(): Promise<DispatchReport> {
     const total: DispatchReport = { dispatched: 0, failed: 0, unsent: 0 };
+    if (this.store.available) await this.refreshLearnedDelays();
     // nothing is claimed (and locked) while there is no broker to send it to
     while (this.store.available && this.publisher.connected) {
       const { claimed, report } = await this.store.withPendingBatch(this.settings.batchSize, async (batch) => ({
@@ -75,7 +94,7 @@ export class DispatchPendingTasks {
       } else {
         // a worker's last search starts when the window closes (or at once) and may follow one still running
         const extraSeconds = 2 * task.timeoutSeconds + this.settings.graceSeconds;
-        await batch.markDispatched(task, attempt, outcome.searchClosesAt, extraSeconds);
+        await batch.markDispatched(task, attempt, outcome.searchClosesAt, extraSeconds, outcome.initialDelay);
         this.logger.log({ msg: `task dispatched to ${TASK_ROUTING_KEYS[task.detectionType]}`, ...context, connector: task.connector });
         report.dispatched += 1;
       }
@@ -85,7 +104,15 @@ export class DispatchPendingTasks {
 
   private async send(task: ClaimedTask): Promise<SendOutcome> {
     const attempt = task.attempts + 1;
-    const settings = drawJitter(resolveDetectionSettings(task.config, this.defaults), this.defaults.maxWindowAfterSeconds);
+    const resolved = resolveDetectionSettings(task.config, this.defaults);
+    const choice = chooseInitialDelay({
+      abilitySeconds: abilityInitialDelay(task.config),
+      learnedP90Ms: this.learned.get(task.connector),
+      defaultSeconds: resolved.initialDelaySeconds,
+      bounds: { enabled: this.learning?.enabled ?? false, minSeconds: this.learning?.minSeconds ?? 0, maxSeconds: this.learning?.maxSeconds ?? 0 },
+    });
+    const initialDelay: InitialDelayChoice = { seconds: Math.min(choice.seconds, this.defaults.maxWindowAfterSeconds), source: choice.source };
+    const settings = drawJitter({ ...resolved, initialDelaySeconds: initialDelay.seconds }, this.defaults.maxWindowAfterSeconds);
     const message = buildTaskMessage(task, attempt, settings);
     const validation = validateMessage(DetectionTaskMessage, message);
     if (!validation.ok) {
@@ -99,11 +126,17 @@ export class DispatchPendingTasks {
     } catch (error) {
       return { kind: 'unsent', task, attempt, reason: `not dispatched: ${(error as Error).message}` };
     }
-    return { kind: 'sent', task, attempt, searchClosesAt: searchWindow(task.executedAt, settings).closesAt };
+    return {
+      kind: 'sent',
+      task,
+      attempt,
+      searchClosesAt: searchWindow(task.executedAt, settings).closesAt,
+      initialDelay: { seconds: settings.initialDelaySeconds, source: initialDelay.source },
+    };
   }
 }
 
 type SendOutcome =
-  | { kind: 'sent'; task: ClaimedTask; attempt: number; searchClosesAt: Date }
+  | { kind: 'sent'; task: ClaimedTask; attempt: number; searchClosesAt: Date; initialDelay: InitialDelayChoice }
   | { kind: 'invalid'; task: ClaimedTask; attempt: number; reason: string }
   | { kind: 'unsent'; task: ClaimedTask; attempt: number; reason: string };

@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { detectionDefaultsOf } from '@purple/detection';
 import { ConfirmedPublisher } from '@purple/messaging';
-import { DISPATCH_SETTINGS, DispatcherEnv } from '../dispatcher-env';
+import { DISPATCH_SETTINGS, DispatcherEnv, LEARNED_DELAY_SETTINGS, learnedDelaySettingsOf } from '../dispatcher-env';
 import { DETECTION_DEFAULTS, DispatchPendingTasks, TASK_PUBLISHER } from './dispatch-pending-tasks';
 import { DispatchLoop } from './dispatch-loop';
 import { ExpireOverdueTasks } from './expire-overdue-tasks';
@@ -16,6 +16,7 @@ export class DispatchModule {
       providers: [
         { provide: DISPATCH_SETTINGS, useValue: { batchSize: env.DISPATCH_BATCH_SIZE, graceSeconds: env.DISPATCH_GRACE_SECONDS, sweepMs: env.DISPATCH_SWEEP_MS } },
         { provide: DETECTION_DEFAULTS, useValue: detectionDefaultsOf(env) },
+        { provide: LEARNED_DELAY_SETTINGS, useValue: learnedDelaySettingsOf(env) },
         { provide: DISPATCH_STORE, useClass: SqlDispatchStore },
         { provide: TASK_PUBLISHER, useExisting: ConfirmedPublisher },
         DispatchPendingTasks,

@@ -25,6 +25,10 @@ export interface ClaimedTask {
   calderaLinkId: string | null;
   correlationId: string;
   executionVerdict: string;
+  /** the execution's `{{marker}}` */
+  marker: string;
+  /** the task this one re-checks (one more search, later), else null */
+  recheckOf: string | null;
 }
 
 export const TASK_ROUTING_KEYS: Record<DetectionType, string> = { api: ROUTING_KEYS.apiTask, agent: ROUTING_KEYS.agentTask };
@@ -50,6 +54,7 @@ export function buildTaskMessage(task: ClaimedTask, attempt: number, settings: D
         agent_paw: task.agentPaw,
         executed_at: task.executedAt.toISOString(),
         ...(task.calderaLinkId !== null && { link_id: task.calderaLinkId }),
+        marker: task.marker,
       },
     },
     execution_id: task.executionId,

@@ -2,13 +2,22 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { rollUpVerdict } from '@purple/checking';
 import { DataSource, EntityManager } from 'typeorm';
+import type { InitialDelaySource } from '@purple/contracts';
 import { ClaimedTask } from './task-message';
+
+export interface InitialDelayChoice {
+  seconds: number;
+  source: InitialDelaySource;
+}
 
 /** Pending tasks claimed in one transaction; their rows stay locked (FOR UPDATE) until it ends. */
 export interface PendingBatch {
   readonly tasks: ClaimedTask[];
-  /** after the broker's confirm: dispatched, with the deadline `max(searchClosesAt, now) + extraSeconds` */
-  markDispatched(task: ClaimedTask, attempt: number, searchClosesAt: Date, extraSeconds: number): Promise<void>;
+  /**
+   * after the broker's confirm: dispatched, with the deadline `max(searchClosesAt, now) + extraSeconds`, and the
+   * initial delay it was sent with
+   */
+  markDispatched(task: ClaimedTask, attempt: number, searchClosesAt: Date, extraSeconds: number, initialDelay?: InitialDelayChoice): Promise<void>;
   /** a task that cannot become a valid message: failed, with the reason, and its execution rolled up */
   markFailed(task: ClaimedTask, reason: string): Promise<void>;
   /** not sent (the broker refused or is away): stays pending for the next sweep, with the reason noted */
@@ -37,6 +46,8 @@ export interface DispatchStore {
   readonly available: boolean;
   withPendingBatch<T>(limit: number, work: (batch: PendingBatch) => Promise<T>): Promise<T>;
   withOverdueBatch<T>(limit: number, work: (batch: OverdueBatch) => Promise<T>): Promise<T>;
+  /** each source's (connector's) p90 ingestion delay in ms over its latest detections, when it has enough of them */
+  learnedIngestionDelays?(minSamples: number): Promise<Map<string, number>>;
 }
 
 export const DISPATCH_STORE = Symbol('DISPATCH_STORE');
@@ -45,11 +56,11 @@ const CLAIM_PENDING = `
   SELECT t.id, t.execution_id, t.detection_type, t.platform, t.connector, t.query, t.config, t.priority,
          t.timeout_seconds, t.attempts, t.max_attempts, t.created_at,
          o.caldera_operation_id, e.agent_host, e.agent_paw, e.command, e.executed_at, e.caldera_link_id,
-         e.correlation_id, e.verdict
+         e.correlation_id, e.verdict, e.marker, t.recheck_of
     FROM detection_task t
     JOIN execution e ON e.id = t.execution_id
     JOIN operation o ON o.id = e.operation_id
-   WHERE t.status = 'pending'
+   WHERE t.status = 'pending' AND (t.not_before IS NULL OR t.not_before <= now())
    ORDER BY CASE t.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, t.created_at
    LIMIT $1
      FOR UPDATE OF t SKIP LOCKED`;
@@ -61,6 +72,19 @@ const CLAIM_OVERDUE = `
    ORDER BY deadline_at
    LIMIT $1
      FOR UPDATE SKIP LOCKED`;
+
+/** the latest detections per source the learned delay is taken over: recent enough to follow a SIEM's changes */
+const LEARNING_SAMPLE_SIZE = 500;
+
+const LEARNED_DELAYS = `
+  SELECT connector, percentile_cont(0.9) WITHIN GROUP (ORDER BY ingestion_delay_ms) AS p90
+    FROM (SELECT t.connector, r.ingestion_delay_ms,
+                 row_number() OVER (PARTITION BY t.connector ORDER BY r.received_at DESC) AS n
+            FROM detection_result r JOIN detection_task t ON t.id = r.task_id
+           WHERE r.ingestion_delay_ms IS NOT NULL) latest
+   WHERE n <= $2
+   GROUP BY connector
+  HAVING count(*) >= $1`;
 
 interface PendingRow {
   id: string;
@@ -83,6 +107,8 @@ interface PendingRow {
   caldera_link_id: string | null;
   correlation_id: string;
   verdict: string;
+  marker: string;
+  recheck_of: string | null;
 }
 
 /**
@@ -105,14 +131,15 @@ export class SqlDispatchStore implements DispatchStore {
       const pendingExecutions = new Set<string>();
       const result = await work({
         tasks: rows.map(toClaimedTask),
-        markDispatched: async (task, attempt, searchClosesAt, extraSeconds) => {
+        markDispatched: async (task, attempt, searchClosesAt, extraSeconds, initialDelay) => {
           await manager.query(
             `UPDATE detection_task
                 SET status = 'dispatched', attempts = $2, dispatched_at = now(),
                     deadline_at = GREATEST($3::timestamptz, now()) + make_interval(secs => $4),
-                    completed_at = NULL, last_error = NULL, updated_at = now()
+                    completed_at = NULL, last_error = NULL, updated_at = now(),
+                    initial_delay_seconds = $5, initial_delay_source = $6
               WHERE id = $1`,
-            [task.id, attempt, searchClosesAt, extraSeconds],
+            [task.id, attempt, searchClosesAt, extraSeconds, initialDelay?.seconds ?? null, initialDelay?.source ?? null],
           );
           if (task.executionVerdict === 'pending') pendingExecutions.add(task.executionId);
         },
@@ -131,6 +158,11 @@ export class SqlDispatchStore implements DispatchStore {
       for (const executionId of pendingExecutions) await rollUpVerdict(manager, executionId);
       return result;
     });
+  }
+
+  async learnedIngestionDelays(minSamples: number): Promise<Map<string, number>> {
+    const rows = (await this.dataSource.query(LEARNED_DELAYS, [minSamples, LEARNING_SAMPLE_SIZE])) as Array<{ connector: string; p90: number }>;
+    return new Map(rows.map((r) => [r.connector, Number(r.p90)]));
   }
 
   withOverdueBatch<T>(limit: number, work: (batch: OverdueBatch) => Promise<T>): Promise<T> {
@@ -183,5 +215,7 @@ function toClaimedTask(row: PendingRow): ClaimedTask {
     calderaLinkId: row.caldera_link_id,
     correlationId: row.correlation_id,
     executionVerdict: row.verdict,
+    marker: row.marker,
+    recheckOf: row.recheck_of,
   };
 }

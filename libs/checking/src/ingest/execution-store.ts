@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Verdict } from '@purple/persistence';
 import { DataSource, EntityManager } from 'typeorm';
 import { inTransaction, withoutNul } from '../database';
+import { markerFor } from '../purple/marker';
 import { PlannedTask } from './plan-tasks';
 
 /** Everything one execution result becomes in PostgreSQL. */
@@ -59,9 +60,9 @@ export class ExecutionStore {
       // a concurrent delivery of the same execution may commit first: then this inserts nothing
       const inserted = (await manager.query(
         `INSERT INTO execution (operation_id, dedupe_key, caldera_link_id, agent_host, agent_paw, command, result,
-                                executed_at, tactic, technique_id, technique_name, correlation_id, verdict, verdict_at)
+                                executed_at, tactic, technique_id, technique_name, correlation_id, verdict, verdict_at, marker)
          VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13::text,
-                 CASE WHEN $13::text = 'pending' THEN NULL ELSE now() END)
+                 CASE WHEN $13::text = 'pending' THEN NULL ELSE now() END, $14)
          ON CONFLICT (dedupe_key) DO NOTHING
          RETURNING id`,
         [
@@ -78,6 +79,7 @@ export class ExecutionStore {
           clean.techniqueName,
           clean.correlationId,
           clean.verdict,
+          markerFor(clean.calderaLinkId),
         ],
       )) as Array<{ id: string }>;
       const executionId = inserted[0]?.id;

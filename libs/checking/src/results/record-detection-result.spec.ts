@@ -26,6 +26,9 @@ const DISPATCHED: LockedTask = {
   detectionType: 'api',
   platform: 'siem',
   dispatchedAt: DISPATCHED_AT,
+  config: {},
+  isRecheck: false,
+  connector: 'splunk',
 };
 
 class FakeResults {
@@ -33,6 +36,8 @@ class FakeResults {
   results: NewDetectionResult[] = [];
   closed: Array<{ status: string; lastError: string | null }> = [];
   verdict: Verdict = 'checking';
+  verdictBefore: Verdict = 'checking';
+  rechecks: Array<{ taskId: string; seconds: number }> = [];
   /** the database's clock when a result is stored */
   storedAt = new Date(DISPATCHED_AT.getTime() + 95_000);
   failCommit = false;
@@ -50,6 +55,8 @@ class FakeResults {
         if (this.task) this.task.status = status;
       },
       rollUpVerdict: async () => this.verdict,
+      lockExecution: async () => ({ verdict: this.verdictBefore, executedAt: new Date('2024-01-15T10:30:00Z'), techniqueId: 'T1033' }),
+      scheduleRecheck: async (taskId, seconds) => void this.rechecks.push({ taskId, seconds }),
     };
     const transaction = async (work: (t: ResultTransaction) => Promise<unknown>) => {
       const done = await work(tx);
@@ -221,5 +228,44 @@ describe('parseDetectionResponse', () => {
     expect(() => parseDetectionResponse(body)).toThrow(/^invalid detection response: confidence must be a number/);
     expect(() => parseDetectionResponse(Buffer.from('{"task_id": '))).toThrow(/^invalid detection response: invalid JSON: /);
     expect(() => parseDetectionResponse(Buffer.alloc(2048, 0x20), 1024)).toThrow('message body is 2048 bytes, over the limit of 1024 bytes');
+  });
+});
+
+describe('RecordDetectionResult, purple-team depth (issue 15)', () => {
+  it('grades the match and keeps what the source did and its ingestion delay', async () => {
+    const db = new FakeResults();
+    const detected = response({ status: 'detected', eventTimes: ['2024-01-15T10:30:40Z'] });
+    detected.match = { marker: 'link-1', marker_found: true, host_scoped: true };
+    detected.evidence = [{ ...detected.evidence?.[0], action: 'blocked' }];
+    await new RecordDetectionResult(db.store()).execute(detected);
+    expect(db.results[0]).toMatchObject({ matchQuality: 'exact', action: 'blocked', late: false });
+    expect(db.results[0].ingestionDelayMs).toBe(new Date(detected.timestamp).getTime() - Date.parse('2024-01-15T10:30:40Z'));
+  });
+
+  it('marks a detection after a not_detected verdict late', async () => {
+    const db = new FakeResults();
+    db.verdictBefore = 'not_detected';
+    await new RecordDetectionResult(db.store()).execute(response({ status: 'detected' }));
+    expect(db.results[0]).toMatchObject({ late: true, matchQuality: 'heuristic' });
+  });
+
+  it('schedules one re-check after not_detected when the task or the default asks, never for a re-check', async () => {
+    const off = new FakeResults();
+    await new RecordDetectionResult(off.store()).execute(response({ status: 'not_detected' }));
+    expect(off.rechecks).toEqual([]);
+
+    const byDefault = new FakeResults();
+    await new RecordDetectionResult(byDefault.store(), 120).execute(response({ status: 'not_detected' }));
+    expect(byDefault.rechecks).toEqual([{ taskId: TASK_ID, seconds: 120 }]);
+
+    const own = new FakeResults();
+    own.task = { ...DISPATCHED, config: { recheck_after_seconds: 30 } };
+    await new RecordDetectionResult(own.store(), 120).execute(response({ status: 'not_detected' }));
+    expect(own.rechecks).toEqual([{ taskId: TASK_ID, seconds: 30 }]);
+
+    const recheck = new FakeResults();
+    recheck.task = { ...DISPATCHED, isRecheck: true, config: { recheck_after_seconds: 30 } };
+    await new RecordDetectionResult(recheck.store(), 120).execute(response({ status: 'not_detected' }));
+    expect(recheck.rechecks).toEqual([]);
   });
 });

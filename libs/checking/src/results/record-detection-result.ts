@@ -1,9 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DetectionResponseMessage } from '@purple/contracts';
 import type { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
 import { UUID_PATTERN } from '../database';
 import { RejectedMessageError } from '../errors';
 import { isFinalTaskStatus } from '../verdict/decide-verdict';
+import { isLateDetection, ingestionDelayMs, recheckDelaySeconds } from '../purple/late-detection';
+import { gradeMatch } from '../purple/match-quality';
+import { observeSourceDetection } from '../purple/source-metrics';
 import { answerOf } from './answer';
 import { LockedTask, ResultStore } from './result-store';
 import { TaskProcessing, observeTaskProcessing } from './task-processing-metric';
@@ -26,20 +29,31 @@ export interface RecordOutcome {
  * verdict — in one transaction, so the consumer acks only once all of it is durable. Once committed, the time from
  * dispatch to the stored result goes into `purple_task_processing_seconds`.
  */
+/** Seconds after a `not_detected` answer before its one re-check, for tasks that do not say (0: off). */
+export const RECHECK_AFTER_SECONDS = Symbol('RECHECK_AFTER_SECONDS');
+
 @Injectable()
 export class RecordDetectionResult {
-  constructor(private readonly results: ResultStore) {}
+  constructor(
+    private readonly results: ResultStore,
+    @Optional() @Inject(RECHECK_AFTER_SECONDS) private readonly recheckAfterSeconds = 0,
+  ) {}
 
   async execute(response: DetectionResponseMessage): Promise<RecordOutcome> {
     const answer = answerOf(response);
     if (!UUID_PATTERN.test(response.task_id)) throw unknownTask(response.task_id);
 
-    const { outcome, processing } = await this.results.transaction(async (tx) => {
+    const { outcome, processing, source } = await this.results.transaction(async (tx) => {
       const task = await tx.lockTask(response.task_id);
       if (!task) throw unknownTask(response.task_id);
       // a worker that does not say which attempt it answers answers the latest dispatch
       const attempt = response.attempt ?? Math.max(task.attempts, 1);
+      const execution = await tx.lockExecution(task.executionId);
+      const verdictBefore = execution.verdict;
+      const match = response.match && { markerFound: response.match.marker_found, hostScoped: response.match.host_scoped };
+      const actions = (response.evidence ?? []).map((item) => item.action);
 
+      const ingestion = ingestionDelayMs(answer.status, answer.matchedEventAt, answer.resultAt);
       const storedAt = await tx.insertResult({
         taskId: task.id,
         attempt,
@@ -54,6 +68,10 @@ export class RecordDetectionResult {
         resultAt: answer.resultAt,
         workerId: response.metadata.worker_id,
         response: plain(response),
+        matchQuality: gradeMatch(answer.detected, match),
+        action: actions.includes('blocked') ? 'blocked' : actions.includes('alerted') ? 'alerted' : null,
+        late: isLateDetection(answer.status, verdictBefore),
+        ingestionDelayMs: ingestion,
       });
       const stored = storedAt !== null;
 
@@ -61,6 +79,8 @@ export class RecordDetectionResult {
       if (stored && answerClosesTask(task, attempt)) {
         await tx.closeTask(task.id, answer.taskStatus, answer.taskError);
         taskStatus = answer.taskStatus;
+        const recheckIn = recheckDelaySeconds(answer.status, task, this.recheckAfterSeconds);
+        if (recheckIn !== null) await tx.scheduleRecheck(task.id, recheckIn);
       }
       const verdict = await tx.rollUpVerdict(task.executionId);
       return {
@@ -75,10 +95,20 @@ export class RecordDetectionResult {
           correlationId: task.correlationId,
         },
         processing: storedAt === null ? null : processingOf(task, attempt, storedAt),
+        source:
+          storedAt === null || !answer.detected
+            ? null
+            : {
+                source: task.connector,
+                techniqueId: execution.techniqueId,
+                latencyMs: Math.max(0, (answer.matchedEventAt ?? answer.resultAt).getTime() - execution.executedAt.getTime()),
+                ingestionDelayMs: ingestion,
+              },
       };
     });
     // observed only after the commit: a rolled-back transaction (then redelivered) is not counted twice
     if (processing) observeTaskProcessing(processing);
+    if (source) observeSourceDetection(source);
     return outcome;
   }
 }

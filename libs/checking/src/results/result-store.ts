@@ -18,6 +18,19 @@ export interface LockedTask {
   platform: string;
   /** when the latest attempt was dispatched (the database's clock); null when never dispatched */
   dispatchedAt: Date | null;
+  /** the task's detection config (its `recheck_after_seconds`) */
+  config: Record<string, unknown>;
+  /** a re-check task (one more search after not_detected) */
+  isRecheck: boolean;
+  /** the source: the connector that ran it */
+  connector: string;
+}
+
+/** The execution as its row is locked for a result. */
+export interface LockedExecution {
+  verdict: Verdict;
+  executedAt: Date;
+  techniqueId: string | null;
 }
 
 export interface NewDetectionResult {
@@ -34,6 +47,10 @@ export interface NewDetectionResult {
   resultAt: Date;
   workerId: string | null;
   response: Record<string, unknown>;
+  matchQuality: 'exact' | 'scoped' | 'heuristic' | null;
+  action: 'blocked' | 'alerted' | null;
+  late: boolean;
+  ingestionDelayMs: number | null;
 }
 
 /** The steps of recording one result, all in one transaction. */
@@ -47,6 +64,10 @@ export interface ResultTransaction {
   insertResult(result: NewDetectionResult): Promise<Date | null>;
   closeTask(taskId: string, status: 'completed' | 'failed', lastError: string | null): Promise<void>;
   rollUpVerdict(executionId: string): Promise<Verdict>;
+  /** the execution's verdict now, its row locked until commit (before the task's: the roll-up's order) */
+  lockExecution(executionId: string): Promise<LockedExecution>;
+  /** one more search of the task, sent no earlier than `afterSeconds` from now; once per task */
+  scheduleRecheck(taskId: string, afterSeconds: number): Promise<void>;
 }
 
 @Injectable()
@@ -62,7 +83,8 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
   return {
     async lockTask(taskId) {
       const [row] = (await manager.query(
-        `SELECT t.id, t.execution_id, t.status, t.attempts, e.correlation_id, t.detection_type, t.platform, t.dispatched_at
+        `SELECT t.id, t.execution_id, t.status, t.attempts, e.correlation_id, t.detection_type, t.platform, t.dispatched_at,
+                t.config, t.recheck_of, t.connector
            FROM detection_task t JOIN execution e ON e.id = t.execution_id
           WHERE t.id = $1
             FOR UPDATE OF t`,
@@ -76,6 +98,9 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
         detection_type: DetectionType;
         platform: string;
         dispatched_at: Date | null;
+        config: Record<string, unknown> | null;
+        recheck_of: string | null;
+        connector: string;
       }>;
       return row
         ? {
@@ -87,6 +112,9 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
             detectionType: row.detection_type,
             platform: row.platform,
             dispatchedAt: row.dispatched_at,
+            config: row.config ?? {},
+            isRecheck: row.recheck_of !== null,
+            connector: row.connector,
           }
         : null;
     },
@@ -95,8 +123,9 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
       const r = withoutNul(result);
       const rows = (await manager.query(
         `INSERT INTO detection_result (task_id, attempt, detection_id, status, detected, confidence, events_found,
-                                       evidence, error, matched_event_at, result_at, worker_id, response)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13::jsonb)
+                                       evidence, error, matched_event_at, result_at, worker_id, response,
+                                       match_quality, action, late, ingestion_delay_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13::jsonb, $14, $15, $16, $17)
          ON CONFLICT ON CONSTRAINT detection_result_task_attempt_uq DO NOTHING
          RETURNING clock_timestamp() AS stored_at`,
         [
@@ -113,6 +142,10 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
           r.resultAt,
           r.workerId,
           JSON.stringify(r.response),
+          r.matchQuality,
+          r.action,
+          r.late,
+          r.ingestionDelayMs === null ? null : Math.round(r.ingestionDelayMs),
         ],
       )) as Array<{ stored_at: Date }>;
       return rows[0]?.stored_at ?? null;
@@ -126,5 +159,28 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
     },
 
     rollUpVerdict: (executionId) => rollUpVerdict(manager, executionId),
+
+    async lockExecution(executionId) {
+      const [row] = (await manager.query(`SELECT verdict, executed_at, technique_id FROM execution WHERE id = $1 FOR UPDATE`, [executionId])) as Array<{
+        verdict: Verdict;
+        executed_at: Date;
+        technique_id: string | null;
+      }>;
+      return { verdict: row.verdict, executedAt: row.executed_at, techniqueId: row.technique_id };
+    },
+
+    async scheduleRecheck(taskId, afterSeconds) {
+      // the re-check searches the same window once more, at once when it is sent
+      await manager.query(
+        `INSERT INTO detection_task (execution_id, detection_type, platform, connector, query, config, priority, timeout_seconds,
+                                     max_attempts, status, host_os, recheck_of, not_before, created_at)
+         SELECT execution_id, detection_type, platform, connector, query,
+                config || jsonb_build_object('initial_delay_seconds', 0, 'jitter_seconds', 0), priority, timeout_seconds,
+                max_attempts, 'pending', host_os, id, now() + make_interval(secs => $2), clock_timestamp()
+           FROM detection_task WHERE id = $1
+         ON CONFLICT (recheck_of) WHERE recheck_of IS NOT NULL DO NOTHING`,
+        [taskId, afterSeconds],
+      );
+    },
   };
 }

@@ -11,6 +11,8 @@ export interface VerdictTask {
   status: TaskStatus;
   /** how many times it was dispatched */
   attempts: number;
+  /** a re-check (one more search after `not_detected`): its detection counts, its other answers change nothing */
+  isRecheck?: boolean;
 }
 
 export interface VerdictResult {
@@ -41,10 +43,11 @@ export interface VerdictDecision {
  * - every task final: `not_detected` when every task completed with `not_detected` as its latest answer,
  *   otherwise `error` (a failed, unsupported or timed-out task means the blue team's view is incomplete);
  * - any task dispatched, answered or retried: `checking`; else `pending`.
+ * Re-check tasks count only by their detections: a verdict once decided is never reopened by a re-check.
  */
 export function decideVerdict({ executedAt, tasks: allTasks, results }: VerdictInputs): VerdictDecision {
   if (allTasks.length === 0) return { verdict: 'no_detections', latencyMs: null };
-  const tasks = allTasks.filter((t) => t.status !== 'rejected');
+  const tasks = allTasks.filter((t) => t.status !== 'rejected' && !t.isRecheck);
   if (tasks.length === 0) return { verdict: 'no_usable_detections', latencyMs: null };
 
   const detections = results.filter((r) => r.status === 'detected');

@@ -2,6 +2,7 @@ import type { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
 import type { EntityManager } from 'typeorm';
 import { counter, histogram } from '@purple/platform';
 import { techniqueLabel } from '../results/task-processing-metric';
+import { isLateDetection } from '../purple/late-detection';
 import { decideVerdict, isFinalVerdict } from './decide-verdict';
 
 const verdicts = counter('purple_verdicts_total', 'Executions that reached a final verdict, by verdict', ['verdict']);
@@ -36,9 +37,10 @@ export async function rollUpVerdict(manager: EntityManager, executionId: string)
   )) as ExecutionRow[];
   if (!execution) throw new Error(`execution ${executionId} does not exist`);
 
-  const tasks = (await manager.query(`SELECT id, status, attempts FROM detection_task WHERE execution_id = $1`, [
-    executionId,
-  ])) as Array<{ id: string; status: TaskStatus; attempts: number }>;
+  const tasks = (await manager.query(
+    `SELECT id, status, attempts, recheck_of IS NOT NULL AS is_recheck FROM detection_task WHERE execution_id = $1`,
+    [executionId],
+  )) as Array<{ id: string; status: TaskStatus; attempts: number; is_recheck: boolean }>;
   const results = (await manager.query(
     `SELECT r.task_id, r.attempt, r.status, r.matched_event_at, r.result_at
        FROM detection_result r JOIN detection_task t ON t.id = r.task_id
@@ -48,7 +50,7 @@ export async function rollUpVerdict(manager: EntityManager, executionId: string)
 
   const decision = decideVerdict({
     executedAt: execution.executed_at,
-    tasks,
+    tasks: tasks.map((t) => ({ id: t.id, status: t.status, attempts: t.attempts, isRecheck: t.is_recheck })),
     results: results.map((r) => ({
       taskId: r.task_id,
       attempt: r.attempt,
@@ -67,12 +69,18 @@ export async function rollUpVerdict(manager: EntityManager, executionId: string)
     : decision.verdict === execution.verdict && execution.verdict_at
       ? execution.verdict_at
       : new Date();
-  await manager.query(`UPDATE execution SET verdict = $2, detection_latency_ms = $3, verdict_at = $4 WHERE id = $1`, [
-    executionId,
-    decision.verdict,
-    latency,
-    verdictAt,
-  ]);
+  const late = isLateDetection(decision.verdict === 'detected' ? 'detected' : 'not_detected', execution.verdict);
+  await manager.query(
+    `UPDATE execution SET verdict = $2, detection_latency_ms = $3, verdict_at = $4, late_detection = late_detection OR $5 WHERE id = $1`,
+    [executionId, decision.verdict, latency, verdictAt, late],
+  );
+  // the history keeps every verdict the execution had (a late detection keeps its not-detected period)
+  if (decision.verdict !== execution.verdict) {
+    await manager.query(
+      `INSERT INTO execution_verdict_change (execution_id, from_verdict, to_verdict, late, detection_latency_ms) VALUES ($1, $2, $3, $4, $5)`,
+      [executionId, execution.verdict, decision.verdict, late, latency],
+    );
+  }
   // counted once, when the verdict first becomes final (a rolled-back transaction may count one too many)
   if (isFinalVerdict(decision.verdict) && decision.verdict !== execution.verdict) {
     verdicts.inc({ verdict: decision.verdict });

@@ -1,6 +1,7 @@
-import { DETECTION_TYPES, DetectionType, RESPONSE_STATUSES, ResponseStatus } from '../constants';
+import { DETECTION_ACTIONS, DETECTION_TYPES, DetectionAction, DetectionType, RESPONSE_STATUSES, ResponseStatus } from '../constants';
 import {
   OptionalDateTime,
+  OptionalNested,
   OptionalInt,
   OptionalNestedList,
   OptionalOneOf,
@@ -54,6 +55,28 @@ export class EvidenceItem {
   /** When the event happened; used for detection latency. */
   @OptionalDateTime()
   event_time?: string;
+
+  /** What the source did, when it says: `blocked` (prevented) or `alerted` (only detected). */
+  @OptionalOneOf(DETECTION_ACTIONS)
+  action?: DetectionAction;
+}
+
+/**
+ * What the worker saw about how its match is tied to the execution; the result consumer grades it
+ * (`exact`, `scoped`, `heuristic`).
+ */
+export class MatchFacts {
+  /** The marker the task was searched with. */
+  @OptionalString()
+  marker?: string;
+
+  /** The marker appears in a matched event (or, for a host command, in its output). */
+  @RequiredBoolean()
+  marker_found: boolean;
+
+  /** The query was limited to the execution's host (it uses `{{host}}` or `{{paw}}`). */
+  @RequiredBoolean()
+  host_scoped: boolean;
 }
 
 /**
@@ -107,4 +130,8 @@ export class DetectionResponseMessage {
 
   @OptionalNestedList(() => EvidenceItem)
   evidence?: EvidenceItem[];
+
+  /** How the match is tied to the execution (issue 15); absent from older workers. */
+  @OptionalNested(() => MatchFacts)
+  match?: MatchFacts;
 }

@@ -44,6 +44,10 @@ export class ExecutionContext {
 
   @OptionalString()
   link_id?: string;
+
+  /** The execution's short, stable marker (the `{{marker}}` placeholder): Caldera's link id, else generated once. */
+  @OptionalString()
+  marker?: string;
 }
 
 export class TaskMetadata {

@@ -150,6 +150,13 @@ export class DetectionConfig {
   @OptionalInt(1)
   retry_interval_seconds?: number;
 
+  /**
+   * After a `not_detected` answer, search once more this many seconds later (a slow SIEM rule or EDR console);
+   * 0 turns it off. Absent: the result consumer's DETECTION_RECHECK_AFTER_SECONDS (off by default).
+   */
+  @OptionalInt(0, 86_400)
+  recheck_after_seconds?: number;
+
   /** Values for the query template's placeholders, e.g. `{ host, user, marker }`. */
   @OptionalStringRecord()
   placeholders?: Record<string, string>;

@@ -17,6 +17,8 @@ export interface MatchedEvent {
   id?: string;
   link?: string;
   eventTime?: Date;
+  /** what the source did about it, when it says (CrowdStrike, Sentinel): prevented it, or only alerted */
+  action?: 'blocked' | 'alerted';
 }
 
 export interface SearchOutcome {

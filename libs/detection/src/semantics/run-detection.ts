@@ -4,6 +4,7 @@ import { DetectionTaskMessage, parseIsoDateTime } from '@purple/contracts';
 import { ConnectorError, DetectionConnector, MatchedEvent, SearchOutcome, SearchRequest } from '../connectors/connector';
 import { CLOCK, Clock } from './clock';
 import { QuerySyntax, renderQueryTemplate, TemplateError } from './query-template';
+import { MatchFactsSeen, matchFactsOf } from './match-facts';
 import { DetectionSettings, searchWindow } from './settings';
 
 const connectorCallDuration = histogram(
@@ -26,6 +27,8 @@ export interface DetectionOutcome {
   error?: string;
   /** how many searches ran */
   searches: number;
+  /** how the match is tied to the execution (detected answers only) */
+  match?: MatchFactsSeen;
 }
 
 /** The worker is shutting down: the task goes back to the queue for another worker, unanswered and unacked. */
@@ -56,9 +59,12 @@ export class RunDetection {
     const executedAt = executionTimeOf(task) ?? new Date(this.clock.now());
     const window = searchWindow(executedAt, settings);
     let query: string;
+    let marker: string | undefined;
     try {
       const syntax = connector.syntaxFor?.(task) ?? connector.syntax;
-      query = renderQueryTemplate(task.query.content, placeholderValues(task, window, syntax), syntax);
+      const values = placeholderValues(task, window, syntax);
+      marker = values['marker'];
+      query = renderQueryTemplate(task.query.content, values, syntax);
     } catch (error) {
       if (error instanceof TemplateError) return failed(`query template: ${error.message}`, 0);
       throw error;
@@ -82,7 +88,10 @@ export class RunDetection {
         lastOutcome = await this.searchOnce(connector, request, shutdown);
         lastFailure = undefined;
         consecutiveFailures = 0;
-        if (lastOutcome.eventsFound > 0) return { ...answered('detected', lastOutcome, searches), query };
+        if (lastOutcome.eventsFound > 0) {
+          const match = matchFactsOf(task.query.content, marker, lastOutcome.rawOutput);
+          return { ...answered('detected', lastOutcome, searches), query, match };
+        }
       } catch (error) {
         if (!(error instanceof ConnectorError)) throw error;
         lastFailure = error;
@@ -163,7 +172,7 @@ export function placeholderValues(
     host: context.target_host,
     paw: context.agent_paw,
     command: context.original_command,
-    marker: context.link_id ?? task.execution_id,
+    marker: context.marker ?? context.link_id ?? task.execution_id,
     ...(task.detection_config?.placeholders ?? {}),
     earliest: syntax.formatTime(window.earliest),
     latest: syntax.formatTime(window.latest),

@@ -86,7 +86,15 @@ export class AnswerDetectionTask {
         ...(event.id !== undefined && { id: clean(event.id) }),
         ...(event.link !== undefined && { link: clean(event.link) }),
         ...(event.eventTime !== undefined && { event_time: event.eventTime.toISOString() }),
+        ...(event.action !== undefined && { action: event.action }),
       })),
+      ...(answer.match !== undefined && {
+        match: {
+          ...(answer.match.marker !== undefined && { marker: clean(answer.match.marker) }),
+          marker_found: answer.match.markerFound,
+          host_scoped: answer.match.hostScoped,
+        },
+      }),
     };
     return response;
   }

@@ -55,6 +55,22 @@ export class DetectionResultEntity {
   @Column({ type: 'jsonb' })
   response!: Record<string, unknown>;
 
+  /** exact (marker found), scoped (host and window), heuristic; null when not detected */
+  @Column({ name: 'match_quality', type: 'text', nullable: true })
+  matchQuality!: 'exact' | 'scoped' | 'heuristic' | null;
+
+  /** blocked or alerted, when the source says */
+  @Column({ type: 'text', nullable: true })
+  action!: 'blocked' | 'alerted' | null;
+
+  /** a detection that came after the execution's verdict was not_detected or error */
+  @Column({ type: 'boolean', default: false })
+  late!: boolean;
+
+  /** the source's ingestion delay seen here: when the match was found minus the event's time */
+  @Column({ name: 'ingestion_delay_ms', type: 'bigint', nullable: true })
+  ingestionDelayMs!: string | null;
+
   @CreateDateColumn({ name: 'received_at', type: 'timestamptz' })
   receivedAt!: Date;
 }

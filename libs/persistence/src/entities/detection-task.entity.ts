@@ -70,6 +70,20 @@ export class DetectionTaskEntity {
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError!: string | null;
 
+  /** a re-check: one more search of the task it names, sent at `not_before` */
+  @Column({ name: 'recheck_of', type: 'uuid', nullable: true })
+  recheckOf!: string | null;
+
+  @Column({ name: 'not_before', type: 'timestamptz', nullable: true })
+  notBefore!: Date | null;
+
+  /** the initial delay the latest attempt was sent with, and where it came from */
+  @Column({ name: 'initial_delay_seconds', type: 'int', nullable: true })
+  initialDelaySeconds!: number | null;
+
+  @Column({ name: 'initial_delay_source', type: 'text', nullable: true })
+  initialDelaySource!: 'ability' | 'learned' | 'default' | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -60,6 +60,14 @@ export class ExecutionEntity {
   @Column({ name: 'verdict_at', type: 'timestamptz', nullable: true })
   verdictAt!: Date | null;
 
+  /** the `{{marker}}` placeholder: Caldera's link id, else generated once at ingest */
+  @Column({ type: 'text' })
+  marker!: string;
+
+  /** a detection came after the verdict was `not_detected` or `error` (see execution_verdict_change) */
+  @Column({ name: 'late_detection', type: 'boolean', default: false })
+  lateDetection!: boolean;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 }

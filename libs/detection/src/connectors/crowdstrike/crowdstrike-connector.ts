@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Clock, systemClock } from '../../semantics/clock';
 import { CONTROL_CHARACTERS, refuseCharacters } from '../../semantics/literal-escaping';
 import { QuerySyntax } from '../../semantics/query-template';
+import { falconAlertAction } from '../detection-action';
 import { ConnectorError, DetectionConnector, MatchedEvent, SearchOutcome, SearchRequest } from '../connector';
 import { HttpAnswer, HttpCall } from '../http-client';
 import { ClientCredentialsToken } from '../oauth/client-credentials-token';
@@ -115,7 +116,8 @@ export class CrowdStrikeConnector implements DetectionConnector {
       const eventTime = timeOf(alert['timestamp']) ?? timeOf(alert['created_timestamp']);
       const hostLink = text(alert['falcon_host_link']);
       const link = hostLink && /^https?:\/\//.test(hostLink) ? hostLink : id && `${this.settings.consoleUrl}/unified-detections/${encodeURIComponent(id).replace(/%3A/gi, ':')}`;
-      return { ...(id !== undefined && { id }), ...(link && { link }), ...(eventTime && { eventTime }) };
+      const action = falconAlertAction(alert);
+      return { ...(id !== undefined && { id }), ...(link && { link }), ...(eventTime && { eventTime }), ...(action && { action }) };
     });
   }
 }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Clock, systemClock } from '../../semantics/clock';
 import { backslashEscape, CONTROL_CHARACTERS, pipelineCommandOf, refuseCharacters, REGEX_METACHARACTERS } from '../../semantics/literal-escaping';
 import { PlaceholderContext, QuerySyntax, UnsafeValueError } from '../../semantics/query-template';
+import { SENTINEL_ACTION_COLUMNS, sentinelRowAction } from '../detection-action';
 import { ConnectorError, DetectionConnector, MatchedEvent, SearchOutcome, SearchRequest } from '../connector';
 import { HttpAnswer } from '../http-client';
 import { ClientCredentialsToken } from '../oauth/client-credentials-token';
@@ -132,11 +133,13 @@ export class SentinelConnector implements DetectionConnector {
     const idColumns = column(SENTINEL_ID_COLUMNS);
     const timeColumns = column(SENTINEL_TIME_COLUMNS);
     const linkColumns = column(['AlertLink']);
+    const actionColumns = column(SENTINEL_ACTION_COLUMNS);
     const events: MatchedEvent[] = table.rows.slice(0, MAX_EVIDENCE).map((row) => {
       const id = first(idColumns.map((index) => text(row[index])));
       const eventTime = first(timeColumns.map((index) => timeOf(row[index])));
       const link = first(linkColumns.map((index) => text(row[index])).filter((value) => value && /^https?:\/\//.test(value))) ?? this.settings.portalUrl;
-      return { ...(id !== undefined && { id }), ...(link !== undefined && { link }), ...(eventTime && { eventTime }) };
+      const action = first(actionColumns.map((index) => sentinelRowAction(row[index])));
+      return { ...(id !== undefined && { id }), ...(link !== undefined && { link }), ...(eventTime && { eventTime }), ...(action && { action }) };
     });
     return { eventsFound: table.rows.length, events, rawOutput: answer.body };
   }
