@@ -4,7 +4,7 @@ import { buildApps } from './app-process';
 import { BusLoad, CalderaLoad } from './load';
 import { FaultCounts, baseline, formatCounts, settle, timeToReady } from './report';
 import { out, sleep } from './suite';
-import { FaultSystem, SYSTEM_APPS, SystemApp } from './system';
+import { FaultSystem, Instance, SYSTEM_APPS, SystemApp } from './system';
 
 /**
  * `npm run soak -- --bus 100000 --executions 10000`: the fault suites' system (a private RabbitMQ node, a private
@@ -42,7 +42,7 @@ const KILLS_UNTIL = 0.4;
 
 interface RssSample {
   at: number;
-  app: SystemApp;
+  app: Instance;
   pid: number;
   kb: number;
 }
