@@ -5,6 +5,7 @@ import {
   MessageValidationError,
   MAX_JSON_DEPTH,
   NotifyRequest,
+  SendRequest,
   jsonDepthExceeds,
   parseJsonMessage,
   validateMessage,
@@ -99,5 +100,19 @@ describe('deeply nested JSON (20,000 nested arrays overflowed class-transformer 
     expect(validateMessage(NotifyRequest, { message: nested(MAX_JSON_DEPTH - 1) }).ok).toBe(true);
     expect(validateMessage(NotifyRequest, { message: nested(20_000) })).toEqual({ ok: false, errors: [`payload is nested deeper than ${MAX_JSON_DEPTH} levels`] });
     expect(parseJsonMessage(NotifyRequest, `{"message":${'['.repeat(20_000)}${']'.repeat(20_000)}}`).ok).toBe(false);
+  });
+});
+
+describe('keys class-transformer cannot read (the security suite: POST /send with topic {"constructor":…} answered 500)', () => {
+  it('refuses a payload holding a key named constructor or __proto__, at any depth, instead of throwing', () => {
+    expect(validateMessage(SendRequest, { topic: { constructor: { prototype: { admin: true } } }, message: 1 })).toEqual({
+      ok: false,
+      errors: ['payload holds a key named constructor, which cannot be read'],
+    });
+    expect(parseJsonMessage(SendRequest, '{"topic":"a.b","message":{"list":[{"__proto__":{"admin":true}}]}}')).toEqual({
+      ok: false,
+      errors: ['payload holds a key named __proto__, which cannot be read'],
+    });
+    expect(validateMessage(SendRequest, { topic: 'a.b', message: { constructors: 1 } }).ok).toBe(true);
   });
 });

@@ -90,6 +90,24 @@ export function jsonDepthExceeds(value: unknown, max = MAX_JSON_DEPTH): boolean 
   return false;
 }
 
+/**
+ * Keys class-transformer cannot take: it reads an object's `constructor` as the class to build (a JSON object
+ * holding one made it throw `targetType is not a constructor`, a 500), and `__proto__` would replace a prototype.
+ */
+export const UNREADABLE_KEYS = ['constructor', '__proto__'] as const;
+
+/** The first key of UNREADABLE_KEYS found at any depth of a parsed JSON value (walked without recursion). */
+export function unreadableKeyIn(value: unknown): string | undefined {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (typeof current !== 'object' || current === null) continue;
+    for (const key of UNREADABLE_KEYS) if (Object.prototype.hasOwnProperty.call(current, key)) return key;
+    for (const child of Object.values(current)) if (typeof child === 'object' && child !== null) stack.push(child);
+  }
+  return undefined;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -109,8 +127,17 @@ export function validateMessage<T extends object>(cls: ClassConstructor<T>, payl
     return { ok: false, errors: [`payload must be a JSON object, got ${describe(payload)}`] };
   }
   if (jsonDepthExceeds(payload)) return { ok: false, errors: [`payload is nested deeper than ${MAX_JSON_DEPTH} levels`] };
-  const instance = plainToInstance(cls, payload, { enableImplicitConversion: false });
-  const errors = formatValidationErrors(validateSync(instance, VALIDATOR_OPTIONS));
+  const key = unreadableKeyIn(payload);
+  if (key) return { ok: false, errors: [`payload holds a key named ${key}, which cannot be read`] };
+  let instance: T;
+  let errors: string[];
+  try {
+    instance = plainToInstance(cls, payload, { enableImplicitConversion: false });
+    errors = formatValidationErrors(validateSync(instance, VALIDATOR_OPTIONS));
+  } catch (error) {
+    // whatever else class-transformer or class-validator trip over is the payload's fault, never a crash
+    return { ok: false, errors: [`payload cannot be read: ${(error as Error).message}`] };
+  }
   return errors.length ? { ok: false, errors } : { ok: true, value: instance };
 }
 

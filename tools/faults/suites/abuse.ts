@@ -19,10 +19,12 @@ const PAIR_MESSAGES = 50;
 /** the inboxes' max-length (topology's QUEUE_MAX_LENGTH) */
 export const INBOX_MAX_LENGTH = 10_000;
 /**
- * The api's SEND_RATE_PER_SECOND in the security system: below what the api can answer on a busy 2-core machine
- * (the default, 200, is not reached there, so the quota would never be seen to act); the pair sends far less.
+ * The api's SEND_RATE_PER_SECOND in the security system. A quota protects the others only when it is below what
+ * the api can answer: on this busy 2-core machine the api answered 13 requests/s during the flood, so at 20/s
+ * nearly every notify was accepted, every reader had to read them all first, and the pair's messages waited
+ * 95 s (p50) behind them in their inboxes. The pair sends far less than 5/s.
  */
-export const ABUSE_SEND_RATE_PER_SECOND = 20;
+export const ABUSE_SEND_RATE_PER_SECOND = 5;
 /** the router's ROUTER_INBOX_FULL_RETRY_MS in the security system: refused copies are dead-lettered after this */
 export const ABUSE_INBOX_FULL_RETRY_MS = 20_000;
 /** the whole flood must be answered within this (the machine is shared and slow) */
@@ -85,7 +87,7 @@ export async function abuse(ctx: SecurityContext): Promise<Checks> {
     })();
 
     // the flood: never slowing down, never retrying
-    const flood = { answers: {} as Record<string, number>, withoutRetryAfter: 0, accepted: [] as string[], networkErrors: 0 };
+    const flood = { answers: {} as Record<string, number>, withoutRetryAfter: 0, accepted: [] as string[], networkErrors: 0, errors: new Set<string>() };
     const started = Date.now();
     let next = 0;
     const flooders = Array.from({ length: FLOOD_CONNECTIONS }, async () => {
@@ -96,8 +98,10 @@ export async function abuse(ctx: SecurityContext): Promise<Checks> {
           flood.answers[res.status] = (flood.answers[res.status] ?? 0) + 1;
           if (res.status === 202) flood.accepted.push((JSON.parse(res.text) as { message_id: string }).message_id);
           else if ((res.status === 429 || res.status === 503) && !/^\d+$/.test(res.headers['retry-after'] ?? '')) flood.withoutRetryAfter++;
-        } catch {
+        } catch (error) {
           flood.networkErrors++;
+          const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+          flood.errors.add(`${(error as Error).name}: ${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`);
         }
         if (i > 0 && i % 2000 === 0) out(`abuse: ${i} notifies sent in ${Math.round((Date.now() - started) / 1000)} s: ${JSON.stringify(flood.answers)}`);
       }
@@ -162,14 +166,16 @@ export async function abuse(ctx: SecurityContext): Promise<Checks> {
       },
       flooderToldToSlowDown: { actual: (flood.answers['429'] ?? 0) > 0, expected: true },
       refusalsWithoutRetryAfter: { actual: flood.withoutRetryAfter, expected: 0 },
-      floodNetworkErrors: { actual: flood.networkErrors, expected: 0 },
+      floodNetworkErrors: { actual: flood.networkErrors === 0 ? 0 : `${flood.networkErrors}: ${[...flood.errors].join('; ')}`, expected: 0 },
       everyReaderGotEachMessageOnce: {
         actual: perReader,
         expected: Object.fromEntries(readers.map((r) => [r.id, { notifiesMissing: 0, seenTwice: 0, pairMissing: 0 }])),
       },
       pairMessagesStalled: { actual: latencies.filter((ms) => ms > PAIR_STALL_MS).length, expected: 0 },
-      fullInboxNeverAboveItsMaxLength: { actual: Math.max(maxIdleDepth, finalIdleDepth) <= INBOX_MAX_LENGTH, expected: true },
-      fullInboxStillFull: { actual: finalIdleDepth, expected: INBOX_MAX_LENGTH },
+      // RabbitMQ 3.10's quorum queues refuse a publish once they are over max-length, so they hold max-length + 1:
+      // the prefill found that limit, and nothing the router did may add to it
+      prefilledToTheBrokersLimit: { actual: prefilled >= INBOX_MAX_LENGTH && prefilled <= INBOX_MAX_LENGTH + 1, expected: true },
+      fullInboxNeverAboveWhatTheBrokerAllows: { actual: Math.max(maxIdleDepth, finalIdleDepth), expected: prefilled },
       refusedCopiesDeadLetteredOnce: { actual: deadLettered, expected: expectedDeadLetters },
       deadLetterReasons: { actual: reasons, expected: ['inbox full'] },
     };

@@ -29,6 +29,12 @@ describe('refuseDeepJson (20,000 nested arrays overflowed class-transformer and 
     });
   });
 
+  it('refuses a key named constructor or __proto__ at any depth (POST /send with topic {"constructor":…} answered 500)', () => {
+    for (const body of [{ topic: { constructor: { prototype: { admin: true } } } }, { message: [{ a: JSON.parse('{"__proto__":{"x":1}}') }] }]) {
+      expect(run(body)).toMatchObject({ status: 400, next: false });
+    }
+  });
+
   it('lets ordinary bodies, and requests without one, through', () => {
     expect(run({ topic: 'a.b', message: { lat: 1, tags: [['x']] } })).toEqual({ next: true });
     expect(run(undefined)).toEqual({ next: true });
