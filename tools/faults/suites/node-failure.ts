@@ -81,7 +81,7 @@ export async function nodeFailures(system: FaultSystem, plan: NodeFailurePlan): 
       faults.map((f) => f.recoverMs),
     );
     const attempts = await system.query<{ n: number }>(
-      `SELECT coalesce(sum(t.attempt), 0)::int AS n FROM detection_task t JOIN execution e ON e.id = t.execution_id WHERE e.caldera_link_id = ANY($1::text[])`,
+      `SELECT coalesce(sum(t.attempts), 0)::int AS n FROM detection_task t JOIN execution e ON e.id = t.execution_id WHERE e.caldera_link_id = ANY($1::text[])`,
       [caldera.confirmed],
     );
     return { counts, faults, dispatch: { taskMessages: (await taskMessages(system)) - taskMessagesBefore, attempts: attempts[0].n }, onStoppedNode };
