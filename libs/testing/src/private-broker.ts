@@ -35,6 +35,11 @@ export interface PrivateBroker {
   kill9(): Promise<void>;
   /** `rabbitmqctl stop`: the whole node, gracefully */
   stop(): Promise<void>;
+  /**
+   * SIGTERM to the node's VM, which RabbitMQ takes as an orderly shutdown (as Kubernetes stops a pod): no CLI VM
+   * to start, which can take minutes on a loaded machine. Resolves once the VM is gone.
+   */
+  terminate(timeoutMs?: number): Promise<void>;
   /** starts the node again on the same data (after stop() or kill9()) and waits until it serves AMQP and HTTP */
   start(): Promise<void>;
   /** whether the node's VM is running */
@@ -233,6 +238,13 @@ export function attachPrivateBroker(state: PrivateBrokerState, options: Pick<Pri
       process.kill(pid, 'SIGKILL');
       await gone(30_000);
       log(`${nodename}: killed (SIGKILL to pid ${pid})`);
+    },
+    async terminate(timeoutMs = 300_000) {
+      const pid = vmPid();
+      if (!alive(pid) || pid === undefined) throw new Error(`${nodename} is not running`);
+      process.kill(pid, 'SIGTERM');
+      await gone(timeoutMs);
+      log(`${nodename}: stopped (SIGTERM to pid ${pid})`);
     },
     async stop() {
       if (!running()) return;

@@ -63,9 +63,10 @@ export async function nodeFailures(system: FaultSystem, plan: NodeFailurePlan): 
 
     await clusterWhole(system);
     const leader = await leaderOf(system, CHECKING_VHOST, CHECKING_QUEUES.instructions);
-    await breakNode('stop the node leading the instructions queue', leader, (n) => n.stop());
+    // SIGTERM: RabbitMQ's orderly shutdown, as Kubernetes stops a pod (rabbitmqctl stop did not answer within 300 s here)
+    await breakNode('stop the node leading the instructions queue', leader, (n) => n.terminate());
     if (plan === 'full') {
-      for (const node of cluster.nodes) await breakNode('stop and start', node, (n) => n.stop());
+      for (const node of cluster.nodes) await breakNode('stop and start', node, (n) => n.terminate());
     }
     const victim = await leaderOf(system, CHECKING_VHOST, CHECKING_QUEUES.instructions);
     await breakNode('kill -9 (the instructions leader)', victim, (n) => n.kill9());
@@ -80,7 +81,7 @@ export async function nodeFailures(system: FaultSystem, plan: NodeFailurePlan): 
       faults.map((f) => f.recoverMs),
     );
     const attempts = await system.query<{ n: number }>(
-      `SELECT coalesce(sum(t.attempt), 0)::int AS n FROM detection_task t JOIN execution e ON e.id = t.execution_id WHERE e.caldera_link_id = ANY($1::text[])`,
+      `SELECT coalesce(sum(t.attempts), 0)::int AS n FROM detection_task t JOIN execution e ON e.id = t.execution_id WHERE e.caldera_link_id = ANY($1::text[])`,
       [caldera.confirmed],
     );
     return { counts, faults, dispatch: { taskMessages: (await taskMessages(system)) - taskMessagesBefore, attempts: attempts[0].n }, onStoppedNode };
