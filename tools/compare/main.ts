@@ -1,6 +1,6 @@
 /**
  * `npm run checking:compare -- A B [--fail-on regressions] [--latency-threshold-ms N] [--json]`: compares run B
- * with the baseline run A (Caldera operation ids) from the database (DATABASE_URL; a read-only role suffices),
+ * with the baseline run A (Caldera operation ids) from the database (DATABASE_URL, else API_DATABASE_URL: the api's role suffices),
  * prints what changed, and exits 1 with `--fail-on regressions` when anything regressed (2 on a usage error or a
  * missing operation). For pipelines: run an adversary profile nightly, then compare it with last week's run.
  */
@@ -65,9 +65,11 @@ async function main(): Promise<number> {
     process.stderr.write(`${(error as Error).message}\n`);
     return 2;
   }
-  const url = loadDevEnv()['DATABASE_URL'];
+  // any role that may read the checking tables: the api's suffices
+  const env = loadDevEnv();
+  const url = env['DATABASE_URL'] ?? env['API_DATABASE_URL'];
   if (!url) {
-    process.stderr.write('DATABASE_URL is required\n');
+    process.stderr.write('DATABASE_URL (or API_DATABASE_URL) is required\n');
     return 2;
   }
   const db = new DataSource(dataSourceOptions(url));
