@@ -7,6 +7,8 @@ export default {
   preset: '../jest.preset.js',
   rootDir: '..',
   testMatch: ['<rootDir>/faults/**/*.faults.ts'],
+  // the node-failure suite starts three nodes and two replicas of every app: `npm run test:cluster`, not CI's run
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/faults/cluster\\.faults\\.ts$'],
   transform: { '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }] },
   testTimeout: 600_000,
   globalSetup: '<rootDir>/faults/global-setup.ts',
