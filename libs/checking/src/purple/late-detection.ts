@@ -27,8 +27,19 @@ export function recheckDelaySeconds(
   return seconds > 0 ? seconds : null;
 }
 
-/** The source's ingestion delay seen by one detection: when it was found minus the event's time (never negative). */
-export function ingestionDelayMs(status: ResultStatus, matchedEventAt: Date | null, foundAt: Date): number | null {
+/**
+ * A detection found later than this after its execution ran says nothing about how fast the source ingests (a
+ * replay of old results, a redispatch days later, a check of an execution reported long after it ran): it would
+ * teach every later check to wait the maximum, so it is not a sample.
+ */
+export const INGESTION_SAMPLE_HORIZON_MS = 60 * 60 * 1000;
+
+/**
+ * The source's ingestion delay seen by one detection: when it was found minus the event's time (never negative);
+ * null when it is no sample (see {@link INGESTION_SAMPLE_HORIZON_MS}).
+ */
+export function ingestionDelayMs(status: ResultStatus, matchedEventAt: Date | null, foundAt: Date, executedAt: Date): number | null {
   if (status !== 'detected' || matchedEventAt === null) return null;
+  if (foundAt.getTime() - executedAt.getTime() > INGESTION_SAMPLE_HORIZON_MS) return null;
   return Math.max(0, foundAt.getTime() - matchedEventAt.getTime());
 }

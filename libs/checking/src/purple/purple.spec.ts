@@ -62,10 +62,19 @@ describe('late detections and re-checks', () => {
 
   it('measures the ingestion delay of a detection with an event time', () => {
     const at = new Date('2024-01-15T10:31:00Z');
-    expect(ingestionDelayMs('detected', new Date('2024-01-15T10:30:15Z'), at)).toBe(45_000);
-    expect(ingestionDelayMs('detected', new Date('2024-01-15T10:32:00Z'), at)).toBe(0);
-    expect(ingestionDelayMs('detected', null, at)).toBeNull();
-    expect(ingestionDelayMs('not_detected', new Date(0), at)).toBeNull();
+    const ran = new Date('2024-01-15T10:30:00Z');
+    expect(ingestionDelayMs('detected', new Date('2024-01-15T10:30:15Z'), at, ran)).toBe(45_000);
+    expect(ingestionDelayMs('detected', new Date('2024-01-15T10:32:00Z'), at, ran)).toBe(0);
+    expect(ingestionDelayMs('detected', null, at, ran)).toBeNull();
+    expect(ingestionDelayMs('not_detected', new Date(0), at, ran)).toBeNull();
+  });
+
+  it('takes no sample from a detection found long after its execution ran (old results replayed, a late re-check)', () => {
+    const ran = new Date('2024-01-15T10:30:00Z');
+    const event = new Date('2024-01-15T10:30:07Z');
+    expect(ingestionDelayMs('detected', event, new Date('2024-01-15T11:30:00Z'), ran)).toBe(3_593_000);
+    expect(ingestionDelayMs('detected', event, new Date('2024-01-15T11:30:01Z'), ran)).toBeNull();
+    expect(ingestionDelayMs('detected', event, new Date('2026-12-07T23:00:00Z'), ran)).toBeNull();
   });
 });
 

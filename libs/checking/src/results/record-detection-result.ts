@@ -53,7 +53,7 @@ export class RecordDetectionResult {
       const match = response.match && { markerFound: response.match.marker_found, hostScoped: response.match.host_scoped };
       const actions = (response.evidence ?? []).map((item) => item.action);
 
-      const ingestion = ingestionDelayMs(answer.status, answer.matchedEventAt, answer.resultAt);
+      const ingestion = ingestionDelayMs(answer.status, answer.matchedEventAt, answer.resultAt, execution.executedAt);
       const storedAt = await tx.insertResult({
         taskId: task.id,
         attempt,
