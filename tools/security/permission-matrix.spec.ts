@@ -346,6 +346,8 @@ describe('the permission matrix: database roles (real PostgreSQL)', () => {
       detection_result: ['api', 'result-consumer'],
       detection_task: ['api', 'caldera-consumer', 'dispatcher', 'result-consumer'],
       execution: ['api', 'caldera-consumer', 'dispatcher', 'result-consumer'],
+      // every verdict change is recorded by whoever rolls the verdict up (issue 15)
+      execution_verdict_change: ['api', 'dispatcher', 'result-consumer'],
       login_failure: ['api'],
       operation: ['api', 'caldera-consumer'],
       schema_migrations: [],
