@@ -130,17 +130,17 @@ export class QueueConsumer {
         if (prefetch === 1) chain = this.track(chain.then(() => handle(message)));
         else this.track(handle(message));
       };
-      // consume while the gate is open; cancel while it is closed (the messages in hand stay ours, unreturned)
-      while (!session.signal.aborted) {
-        if (gate && !gate.isOpen) {
-          this.logger.warn(`not consuming ${queue}: ${gate.reason}; consumption paused until it answers`);
-          if (!(await gate.waitOpen(session.signal))) break;
-          this.logger.log(`consuming ${queue} again`);
-        }
-        const { consumerTag } = await channel.consume(queue, onMessage);
+      // nothing is taken before the gate first opens. Later outages do not cancel the consumer: at most `prefetch`
+      // messages reach it, and each waits in hand (process() waits for the gate) without a delivery counted. A
+      // cancelled quorum-queue consumer that consumed again was seen to get one of them redelivered.
+      if (gate && !gate.isOpen) {
+        this.logger.warn(`not consuming ${queue}: ${gate.reason}; consumption paused until it answers`);
+        await gate.waitOpen(session.signal);
+      }
+      if (!session.signal.aborted) {
+        await channel.consume(queue, onMessage);
         this.logger.debug(`consuming ${queue}`);
-        await (gate ? gate.waitClosed(session.signal) : untilAborted(session.signal));
-        if (open) await channel.cancel(consumerTag).catch(() => undefined);
+        await untilAborted(session.signal);
       }
       // a closed channel cannot settle what is in hand: consume again at once, and let those handlers end on their own
       if (open) await Promise.all([...this.inFlight]);
