@@ -2,7 +2,7 @@ import { CHECKING_QUEUES, CHECKING_VHOST, SOAR_RETRY_QUEUE, SOAR_VHOST, clientQu
 import { BusLoad, CalderaLoad, InboxReader } from '../load';
 import { FaultCounts, baseline, settle, timeToReady } from '../report';
 import { FaultSystem } from '../system';
-import { out, whenInFlight } from '../suite';
+import { out, sleep, whenInFlight } from '../suite';
 
 /**
  * Backpressure: queues filled to their max-length under load. The limits are lowered for the suite's own queues
@@ -37,6 +37,12 @@ export async function backpressure(system: FaultSystem): Promise<{ counts: Fault
   ];
   const depth = async (vhost: string, queue: string) =>
     (await management.get<{ messages?: number }>(`/api/queues/${vhost}/${encodeURIComponent(queue)}`)).messages ?? 0;
+  /** The depth once the management API's statistics (refreshed every few seconds) show the limit, else after 30 s. */
+  const depthAtLimit = async (vhost: string, queue: string, limit: number) => {
+    let seen = await depth(vhost, queue);
+    for (const deadline = Date.now() + 30_000; seen < limit && Date.now() < deadline; seen = await depth(vhost, queue)) await sleep(500);
+    return seen;
+  };
   const parkedCopies = async () =>
     (await management.get<{ message_stats?: { publish?: number } }>(`/api/queues/${soar}/${encodeURIComponent(SOAR_RETRY_QUEUE)}`)).message_stats?.publish ?? 0;
 
@@ -55,11 +61,11 @@ export async function backpressure(system: FaultSystem): Promise<{ counts: Fault
     out(`caldera-consumer away; ${IDLE} not reading (its inbox limited to ${LIMITS.inbox}, the instructions to ${LIMITS.instructions})`);
     await whenInFlight(async () => (await parkedCopies()) > parkedBefore, 120_000);
     const inboxFullAt = Date.now();
-    const inboxDepth = await depth(soar, clientQueues(IDLE).inbox);
+    const inboxDepth = await depthAtLimit(soar, clientQueues(IDLE).inbox, LIMITS.inbox);
     out(`${IDLE}-inbox full (${inboxDepth} messages): the router's copies to it are nacked and parked`);
     const acceptedAtFull = bus.accepted.length;
     await whenInFlight(async () => bus.accepted.length >= acceptedAtFull + 60 && caldera.nacks >= 3 && bus.received.size >= acceptedAtFull + 50, 180_000);
-    const instructionsDepth = await depth(checking, CHECKING_QUEUES.instructions);
+    const instructionsDepth = await depthAtLimit(checking, CHECKING_QUEUES.instructions, LIMITS.instructions);
     const fullUntil = Date.now();
     const parkedWhileFull = (await parkedCopies()) - parkedBefore;
     out(`while the inbox was full: ${bus.accepted.length - acceptedAtFull} more bus messages accepted, ${parkedWhileFull} copies parked; instructions at ${instructionsDepth}, Caldera nacked ${caldera.nacks}×`);
@@ -68,7 +74,7 @@ export async function backpressure(system: FaultSystem): Promise<{ counts: Fault
     await system.stopApp('bus-router');
     const routerAwayAt = Date.now();
     await whenInFlight(() => bus.refusals.filter((r) => r.at >= routerAwayAt).length >= 3, 120_000);
-    const outboxDepth = await depth(soar, clientQueues(`${TAG}-sender`).outbox);
+    const outboxDepth = await depthAtLimit(soar, clientQueues(`${TAG}-sender`).outbox, LIMITS.outbox);
     const refusedWhileOutboxFull = bus.refusals.filter((r) => r.at >= routerAwayAt);
     out(`bus-router away: ${TAG}-sender-outbox at ${outboxDepth}; POST /send answered ${JSON.stringify(tally(refusedWhileOutboxFull.map((r) => `${r.status} Retry-After ${r.retryAfter ?? 'none'}`)))}`);
 
