@@ -1,5 +1,6 @@
 import { CHECKING_EXCHANGE, CHECKING_VHOST, ROUTING_KEYS } from '@purple/topology';
 import * as amqp from 'amqplib';
+import { randomUUID } from 'node:crypto';
 import { executionResult } from '../bench/messages';
 import { ADMIN_ID, FaultSystem } from './system';
 
@@ -132,8 +133,10 @@ export class CalderaLoad {
 
 /**
  * Two bus clients over the HTTP API, as a client application would use it: the sender POSTs /send one message
- * after another (retrying a message after a 5xx or a dropped connection, as a client must), the receiver polls
- * GET /receive. A message is the number in its body; "seen twice" counts the same number twice, whatever its id.
+ * after another, each with its own Idempotency-Key, and retries it after a 5xx or a dropped connection, as a client
+ * that wants each message once must (without a key, a 503 after the broker kept the message makes the retry a
+ * second message under a new id). The receiver polls GET /receive. A message is the number in its body; "seen
+ * twice" counts the same number twice, whatever its id.
  */
 export class BusLoad {
   /** numbers the api accepted (202) */
@@ -158,6 +161,8 @@ export class BusLoad {
   private sending: Promise<void> | undefined;
   private reading: Promise<void> | undefined;
   private tokens = new Map<string, string>();
+  /** one per load, so two loads on one sender never share a key */
+  private readonly keyPrefix = `load-${randomUUID()}`;
 
   private constructor(
     private readonly system: FaultSystem,
@@ -271,7 +276,8 @@ export class BusLoad {
           this.unaccepted = n;
           return;
         }
-        const { status, retryAfter } = await this.call(this.sender, '/send', { method: 'POST', body: JSON.stringify({ topic: this.topic, message: { n } }) }).then(
+        const init = { method: 'POST', body: JSON.stringify({ topic: this.topic, message: { n } }), headers: { 'idempotency-key': `${this.keyPrefix}-${n}` } };
+        const { status, retryAfter } = await this.call(this.sender, '/send', init).then(
           async (r) => {
             await r.arrayBuffer().catch(() => undefined);
             return { status: String(r.status), retryAfter: r.headers.get('retry-after') };
