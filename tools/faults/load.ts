@@ -147,6 +147,8 @@ export class BusLoad {
   readonly received = new Map<number, number>();
   /** message_id → times the receiver got it */
   readonly receivedIds = new Map<string, number>();
+  /** number → the message ids it arrived under (two ids: sent twice; one id twice: a receiver dedupe that failed) */
+  private readonly idsOf = new Map<number, Set<string>>();
   /** number → when the api accepted it / when the receiver first got it (ms since epoch) */
   readonly acceptedAt = new Map<number, number>();
   readonly receivedAt = new Map<number, number>();
@@ -231,8 +233,8 @@ export class BusLoad {
     return this.accepted.filter((n) => !this.received.has(n));
   }
 
-  duplicated(): Array<{ n: number; times: number }> {
-    return [...this.received].filter(([, times]) => times > 1).map(([n, times]) => ({ n, times }));
+  duplicated(): Array<{ n: number; times: number; ids: number }> {
+    return [...this.received].filter(([, times]) => times > 1).map(([n, times]) => ({ n, times, ids: this.idsOf.get(n)?.size ?? 0 }));
   }
 
   /**
@@ -311,6 +313,7 @@ export class BusLoad {
           if (!this.receivedAt.has(envelope.message.n)) this.receivedAt.set(envelope.message.n, Date.now());
           this.received.set(envelope.message.n, (this.received.get(envelope.message.n) ?? 0) + 1);
           this.receivedIds.set(envelope.message_id, (this.receivedIds.get(envelope.message_id) ?? 0) + 1);
+          this.idsOf.set(envelope.message.n, (this.idsOf.get(envelope.message.n) ?? new Set()).add(envelope.message_id));
         }
       } catch {
         await sleep(500);

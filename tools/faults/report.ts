@@ -7,7 +7,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface FaultCounts {
   fault: string;
-  bus: { accepted: number; received: number; lost: number[]; duplicated: Array<{ n: number; times: number }>; answers: Record<string, number> };
+  bus: { accepted: number; received: number; lost: number[]; duplicated: Array<{ n: number; times: number; ids: number }>; answers: Record<string, number> };
   caldera: {
     confirmed: number;
     republished: number;
@@ -199,7 +199,7 @@ export function formatCounts(c: FaultCounts): string {
     items.length === 0 ? '0' : `${items.length} (${items.slice(0, max).map(show).join(', ')}${items.length > max ? ', …' : ''})`;
   return [
     `── ${c.fault}`,
-    `  bus:     accepted ${c.bus.accepted}, received ${c.bus.received} distinct; lost ${list(c.bus.lost, String)}; seen twice ${list(c.bus.duplicated, (d) => `#${d.n}×${d.times}`)}; POST /send answers ${JSON.stringify(c.bus.answers)}`,
+    `  bus:     accepted ${c.bus.accepted}, received ${c.bus.received} distinct; lost ${list(c.bus.lost, String)}; seen twice ${list(c.bus.duplicated, (d) => `#${d.n}×${d.times} (${d.ids === 1 ? 'one message_id' : `${d.ids} message_ids`})`)}; POST /send answers ${JSON.stringify(c.bus.answers)}`,
     `  caldera: confirmed ${c.caldera.confirmed} (${c.caldera.republished} published again); lost ${list(c.caldera.lost, String)}; stored twice ${list(c.caldera.duplicated, String)}; without a final verdict ${list(c.caldera.withoutVerdict, String)}; error verdicts ${c.caldera.errorVerdicts}`,
     `  dead-lettered: ${c.deadLettered.length === 0 ? '0' : c.deadLettered.map((d) => `${d.count} from ${d.queue}: ${d.reason}`).join('; ')}`,
     `  redeliveries: ${Object.keys(c.redeliveries).length === 0 ? '0' : Object.entries(c.redeliveries).map(([q, n]) => `${q} ${n}`).join(', ')}`,

@@ -11,7 +11,7 @@ import { ClientsModule } from './clients/clients.module';
 import { ApiConfigModule } from './config/api-config.module';
 import { ApiEnv, malformedProxies } from './config/api-env';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
-import { DatabaseErrorsFilter } from './http/database-errors.filter';
+import { ErrorResponsesFilter } from './http/error-responses.filter';
 import { RefuseControlCharactersMiddleware } from './http/refuse-control-characters.middleware';
 import { RefuseCredentialsInQueryMiddleware } from './http/refuse-credentials-in-query.middleware';
 import { MessagesModule } from './messages/messages.module';
@@ -36,7 +36,7 @@ export class ApiModule implements NestModule {
         DeadLettersModule,
         CheckingApiModule,
       ],
-      providers: [{ provide: APP_FILTER, useClass: DatabaseErrorsFilter }],
+      providers: [{ provide: APP_FILTER, useClass: ErrorResponsesFilter }],
     };
   }
 

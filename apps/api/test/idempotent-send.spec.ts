@@ -1,5 +1,5 @@
 import { INestApplication } from '@nestjs/common';
-import { baseUrl, eventually } from '@purple/testing';
+import { TcpProxy, baseUrl, databaseEnv, eventually } from '@purple/testing';
 import type { ConfirmChannel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
@@ -158,5 +158,61 @@ describe('api: Idempotency-Key on POST /send and POST /notify (real broker and d
       expect((await send(api, alpha, body, key)).body.message_id).toBe(rows[0].message_id);
       expect(await outbox('alpha')).toEqual([]);
     }, 90_000);
+
+    it('keeps the message id when the database fails after the publish (the commit lost), so the retry cannot make a second id', async () => {
+      const key = randomUUID();
+      const body = { topic: 'soar.bravo.commit', message: 'once' };
+      other = await startApi(h.env);
+      const api = new ApiClient(await baseUrl(other));
+      await eventually(async () => (await api.request('GET', '/health/ready')).status === 200, 20_000, 100);
+      const sql = new Client({ connectionString: h.db.url });
+      sql.on('error', () => undefined);
+      await sql.connect();
+      const recorded = async () =>
+        (await sql.query('SELECT message_id, published FROM bus_idempotency_key WHERE client_id = $1 AND idempotency_key = $2', ['alpha', key])).rows;
+      try {
+        // the database refuses the "published" mark for this key: as if it went away between the confirm and the commit
+        await sql.query(`CREATE FUNCTION test_refuse_published_mark() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN IF NEW.idempotency_key = '${key}' THEN RAISE EXCEPTION 'the database went away'; END IF; RETURN NEW; END $$`);
+        await sql.query('CREATE TRIGGER test_refuse_published_mark BEFORE UPDATE ON bus_idempotency_key FOR EACH ROW EXECUTE FUNCTION test_refuse_published_mark()');
+        const failed = await send(api, alpha, body, key);
+        expect([failed.status, failed.headers.get('retry-after')]).toEqual([503, '1']);
+        const rows = await recorded();
+        expect(rows).toEqual([{ message_id: expect.any(String), published: false }]);
+        expect(await outbox('alpha')).toEqual([rows[0].message_id]);
+        await sql.query('DROP TRIGGER test_refuse_published_mark ON bus_idempotency_key');
+        const [{ message_id: messageId }] = await recorded();
+        const retry = await send(api, alpha, body, key);
+        // published again under the same id: a receiver drops the second copy (receiver-dedupe.spec.ts)
+        expect([retry.status, retry.body.message_id]).toEqual([202, messageId]);
+        expect(await outbox('alpha')).toEqual([messageId]);
+        expect(await recorded()).toEqual([{ message_id: messageId, published: true }]);
+      } finally {
+        await sql.query('DROP TRIGGER IF EXISTS test_refuse_published_mark ON bus_idempotency_key');
+        await sql.query('DROP FUNCTION IF EXISTS test_refuse_published_mark()');
+        await sql.end();
+      }
+    }, 60_000);
+
+    it('answers 503 with Retry-After, never 500, while PostgreSQL cannot be reached', async () => {
+      const proxy = await TcpProxy.start({ host: new URL(h.db.url).hostname, port: Number(new URL(h.db.url).port || 5432) });
+      try {
+        other = await startApi({ ...h.env, ...databaseEnv(proxy.route(h.db.url)) });
+        const api = new ApiClient(await baseUrl(other));
+        await eventually(async () => (await api.request('GET', '/health/ready')).status === 200, 20_000, 100);
+        proxy.cut();
+        const replies = [
+          await send(api, alpha, { topic: 'soar.bravo.down', message: 1 }, randomUUID()),
+          await api.request('GET', '/clients', { token: h.adminToken }),
+        ];
+        expect(replies.map((r) => [r.status, r.headers.get('retry-after')])).toEqual([
+          [503, '1'],
+          [503, '1'],
+        ]);
+        expect(JSON.stringify(replies.map((r) => r.body))).not.toMatch(/127\.0\.0\.1|ECONN|postgres/i);
+      } finally {
+        await proxy.close();
+      }
+    }, 60_000);
   });
 });

@@ -18,8 +18,9 @@ export class IdempotencyKeyRepository {
   /**
    * Locks the key's record, creating it from `fresh` when there is none or it is older than the window, and runs
    * `whileLocked` with it: concurrent requests with one key (on any replica) run one after the other. The record is
-   * committed whatever `whileLocked` does, so a publish that failed leaves its message id for the retry to reuse;
-   * `whileLocked` answering true marks it published.
+   * committed before `whileLocked` runs, on its own, so whatever happens after a publish (the publish failing, the
+   * database going away before the commit) a retry finds the message id and publishes under it again, never under
+   * a second one; `whileLocked` answering true marks it published.
    */
   async withLockedKey<T>(
     clientId: string,
@@ -28,32 +29,33 @@ export class IdempotencyKeyRepository {
     windowHours: number,
     whileLocked: (record: IdempotencyRecord) => Promise<{ result: T; published: boolean }>,
   ): Promise<T> {
+    await this.db().query(
+      `INSERT INTO bus_idempotency_key (client_id, idempotency_key, request_fingerprint, message_id)
+       VALUES ($1, $2, $3, $4)
+       ON CONFLICT (client_id, idempotency_key) DO UPDATE
+         SET request_fingerprint = EXCLUDED.request_fingerprint, message_id = EXCLUDED.message_id, published = false, created_at = now()
+         WHERE bus_idempotency_key.created_at < now() - make_interval(hours => $5)`,
+      [clientId, key, fresh.requestFingerprint, fresh.messageId, windowHours],
+    );
     let failure: { error: unknown } | undefined;
     const result = await this.db().transaction(async (manager) => {
-      // on a conflict the row is locked even when the WHERE keeps it as it is
-      await manager.query(
-        `INSERT INTO bus_idempotency_key (client_id, idempotency_key, request_fingerprint, message_id)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (client_id, idempotency_key) DO UPDATE
-           SET request_fingerprint = EXCLUDED.request_fingerprint, message_id = EXCLUDED.message_id, published = false, created_at = now()
-           WHERE bus_idempotency_key.created_at < now() - make_interval(hours => $5)`,
-        [clientId, key, fresh.requestFingerprint, fresh.messageId, windowHours],
-      );
       const [row] = (await manager.query(
         `SELECT request_fingerprint, message_id, published FROM bus_idempotency_key WHERE client_id = $1 AND idempotency_key = $2 FOR UPDATE`,
         [clientId, key],
       )) as Array<{ request_fingerprint: string; message_id: string; published: boolean }>;
+      if (!row) throw new ServiceUnavailableException('the idempotency key expired while it was used; try again');
       const record: IdempotencyRecord = { requestFingerprint: row.request_fingerprint, messageId: row.message_id, published: row.published };
+      let outcome: { result: T; published: boolean };
       try {
-        const outcome = await whileLocked(record);
-        if (outcome.published && !record.published) {
-          await manager.query(`UPDATE bus_idempotency_key SET published = true WHERE client_id = $1 AND idempotency_key = $2`, [clientId, key]);
-        }
-        return outcome.result;
+        outcome = await whileLocked(record);
       } catch (error) {
         failure = { error };
         return undefined;
       }
+      if (outcome.published && !record.published) {
+        await manager.query(`UPDATE bus_idempotency_key SET published = true WHERE client_id = $1 AND idempotency_key = $2`, [clientId, key]);
+      }
+      return outcome.result;
     });
     if (failure) throw failure.error;
     return result as T;
