@@ -171,6 +171,11 @@ async function main(): Promise<number> {
     const ended = Date.now();
     const rss = rssVerdicts(samples, loadStarted + (ended - loadStarted) / 2, SYSTEM_APPS);
     process.stdout.write(`\n${summary(counts, faultLog, rss, { started, loadStarted, loadEnded, ended })}\n`);
+    // a 500 is a defect to find: Nest logs each unexpected error under ExceptionsHandler
+    for (const [app, proc] of system.apps) {
+      const unexpected = [...new Set(proc.lines().filter((l) => l.includes('ExceptionsHandler')))].slice(0, 5);
+      if (unexpected.length) process.stdout.write(`  ${app}, unexpected errors (the last process's recent log):\n${unexpected.map((l) => `    ${l.slice(0, 400)}`).join('\n')}\n`);
+    }
     const failed =
       counts.bus.lost.length + counts.bus.duplicated.length + counts.caldera.lost.length + counts.caldera.duplicated.length + counts.caldera.withoutVerdict.length >
         0 ||

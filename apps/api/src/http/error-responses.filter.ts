@@ -43,12 +43,15 @@ export class ErrorResponsesFilter extends BaseExceptionFilter {
   }
 }
 
-/** node-postgres's errors for a server that went away or cannot be reached (plain Errors, not QueryFailedError). */
+/** node-postgres's errors for a server that went away or cannot be reached (not QueryFailedError: no query ran). */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** SQLSTATE class 08 (connection exception) and 57P01–57P03 (shutting down, starting up: the server says "not now") */
+const UNREACHABLE_SQLSTATE = /^(08|57P0[1-3])/;
 const UNREACHABLE_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|Cannot use a pool after calling end)/;
 
 export function isDatabaseUnreachable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
-  return (typeof code === 'string' && UNREACHABLE_CODES.has(code)) || UNREACHABLE_MESSAGES.test(error.message);
+  if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || UNREACHABLE_SQLSTATE.test(code))) return true;
+  return UNREACHABLE_MESSAGES.test(error.message);
 }
