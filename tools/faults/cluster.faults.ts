@@ -4,10 +4,10 @@ import { expectNothingLost, out, useSystem } from './suite';
 /**
  * The node-failure suite (issue 14): three clustered RabbitMQ nodes of its own, a PostgreSQL of its own, and two
  * processes of every app. `npm run test:cluster` runs the whole plan (the instructions leader stopped, each node
- * stopped and started in turn, kill -9 of one node); `npm run test:faults` runs the short plan (the leader stopped,
- * then kill -9) to keep CI's time bounded. `CLUSTER_SUITE=full|short` chooses.
+ * stopped and started in turn, kill -9 of one node); `CLUSTER_SUITE=short` runs only the leader stop and the kill -9.
+ * Not part of `npm run test:faults` (CI): starting three nodes and fourteen app processes alone takes minutes.
  */
-const plan: NodeFailurePlan = process.env['CLUSTER_SUITE'] === 'full' ? 'full' : 'short';
+const plan: NodeFailurePlan = process.env['CLUSTER_SUITE'] === 'short' ? 'short' : 'full';
 
 describe('node failures (three RabbitMQ nodes, two replicas of every app)', () => {
   const system = useSystem({ clusterSize: 3, replicas: 2 });

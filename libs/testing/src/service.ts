@@ -35,7 +35,8 @@ const describe = (v: unknown) => (v instanceof Error ? v.message : JSON.stringif
 
 /** GET a health endpoint: status and body. */
 export async function health(app: INestApplication, which: 'live' | 'ready') {
-  const res = await fetch(`${await baseUrl(app)}/health/${which}`);
+  // bounded: a probe that hangs fails (and `eventually` asks again) instead of using up the test's whole time
+  const res = await fetch(`${await baseUrl(app)}/health/${which}`, { signal: AbortSignal.timeout(10_000) });
   return { status: res.status, body: (await res.json()) as { status: string; checks?: Record<string, string> } };
 }
 
