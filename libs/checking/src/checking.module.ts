@@ -1,15 +1,22 @@
 import { Module } from '@nestjs/common';
-import { DeadLetterStore } from './dead-letters/dead-letter-store';
-import { GetDeadLetter, ListDeadLetters, RecordDeadLetter } from './dead-letters/dead-letter-use-cases';
-import { ReplayDeadLetter } from './dead-letters/replay-dead-letter';
-import { ExecutionStore } from './ingest/execution-store';
-import { IngestExecution } from './ingest/ingest-execution';
-import { RecordDetectionResult } from './results/record-detection-result';
-import { ResultStore } from './results/result-store';
-import { RedispatchTask, TaskStore } from './tasks/redispatch-task';
+import { DeadLetterRepository } from './dead-letters/dead-letter.repository';
+import { GetDeadLetter } from './dead-letters/get-dead-letter.use-case';
+import { ListDeadLetters } from './dead-letters/list-dead-letters.use-case';
+import { RecordDeadLetter } from './dead-letters/record-dead-letter.use-case';
+import { ReplayDeadLetter } from './dead-letters/replay-dead-letter.use-case';
+import { ExecutionRepository } from './ingest/execution.repository';
+import { IngestExecution } from './ingest/ingest-execution.use-case';
+import { RecordDetectionResult } from './results/record-detection-result.use-case';
+import { ResultRepository } from './results/result.repository';
+import { RedispatchTask } from './tasks/redispatch-task.use-case';
+import { TaskRepository } from './tasks/task.repository';
+import { CompareOperations } from './purple/compare-operations.use-case';
+import { GetExecutionOutcomes } from './purple/get-execution-outcomes.use-case';
+import { GetSourceMatrix } from './purple/get-source-matrix.use-case';
+import { GetTimeToDetect } from './purple/get-time-to-detect.use-case';
 import { PurpleReadRepository } from './purple/purple-read.repository';
-import { PURPLE_QUERIES } from './purple/purple-views';
 
+const PURPLE_QUERIES = [GetSourceMatrix, GetExecutionOutcomes, CompareOperations, GetTimeToDetect];
 const USE_CASES = [IngestExecution, RecordDetectionResult, RedispatchTask, RecordDeadLetter, ListDeadLetters, GetDeadLetter, ReplayDeadLetter, ...PURPLE_QUERIES];
 
 /**
@@ -17,7 +24,7 @@ const USE_CASES = [IngestExecution, RecordDetectionResult, RedispatchTask, Recor
  * imports PersistenceModule.forRoot().
  */
 @Module({
-  providers: [ExecutionStore, ResultStore, TaskStore, DeadLetterStore, PurpleReadRepository, ...USE_CASES],
+  providers: [ExecutionRepository, ResultRepository, TaskRepository, DeadLetterRepository, PurpleReadRepository, ...USE_CASES],
   exports: USE_CASES,
 })
 export class CheckingModule {}

@@ -2,8 +2,8 @@ import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DatabaseConnector, DatabaseSettings } from '@purple/persistence';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatcher-env';
-import { DispatchPendingTasks } from './dispatch-pending-tasks';
-import { ExpireOverdueTasks } from './expire-overdue-tasks';
+import { DispatchPendingTasks } from './dispatch-pending-tasks.use-case';
+import { ExpireOverdueTasks } from './expire-overdue-tasks.use-case';
 import { PendingTaskListener } from './pending-task-listener';
 
 /**

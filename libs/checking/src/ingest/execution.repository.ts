@@ -39,7 +39,7 @@ export interface StoredExecution {
 
 /** Writes executions, their operation and their tasks. */
 @Injectable()
-export class ExecutionStore {
+export class ExecutionRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** In one transaction: upsert the operation, insert the execution and its pending tasks — or nothing at all. */

@@ -71,7 +71,7 @@ export interface ResultTransaction {
 }
 
 @Injectable()
-export class ResultStore {
+export class ResultRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   transaction<T>(work: (tx: ResultTransaction) => Promise<T>): Promise<T> {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { TaskStatus, Verdict } from '@purple/persistence';
 import { DataSource } from 'typeorm';
-import { UUID_PATTERN, inTransaction } from '../database';
+import { inTransaction } from '../database';
 import { TaskAlreadyCompletedError, TaskNotFoundError } from '../errors';
 import { rollUpVerdict } from '../verdict/roll-up-verdict';
 
@@ -15,12 +15,13 @@ export interface RedispatchOutcome {
   verdict: Verdict;
 }
 
-/** Puts a task back to pending; the database's NOTIFY wakes the dispatcher, which sends it as a new attempt. */
+/** Detection tasks: the SQL that changes a task's status. */
 @Injectable()
-export class TaskStore {
+export class TaskRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
+   * Puts a task back to pending; the database's NOTIFY wakes the dispatcher, which sends it as a new attempt.
    * `attempts` is kept, so the next dispatch is a new attempt with a result slot of its own. A completed task
    * is refused: it has its answer.
    */
@@ -41,19 +42,5 @@ export class TaskStore {
       const verdict = await rollUpVerdict(manager, task.execution_id);
       return { taskId, executionId: task.execution_id, previousStatus: task.status, changed, verdict };
     });
-  }
-}
-
-/**
- * Sends a dispatched, failed or timed-out task to the workers again (an operator's redispatch, or the replay of a
- * dead-lettered task message). The execution's verdict goes back to `checking` until the new answer arrives.
- */
-@Injectable()
-export class RedispatchTask {
-  constructor(private readonly tasks: TaskStore) {}
-
-  execute(taskId: string): Promise<RedispatchOutcome> {
-    if (!UUID_PATTERN.test(taskId)) return Promise.reject(new TaskNotFoundError(taskId));
-    return this.tasks.reopen(taskId);
   }
 }

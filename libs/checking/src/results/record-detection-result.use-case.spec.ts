@@ -3,8 +3,8 @@ import type { Verdict } from '@purple/persistence';
 import { RejectedMessageError } from '../errors';
 import { ResponseOptions, detectionResponse } from '../testing';
 import { answerOf, parseDetectionResponse } from './answer';
-import { RecordDetectionResult, answerClosesTask } from './record-detection-result';
-import { LockedTask, NewDetectionResult, ResultStore, ResultTransaction } from './result-store';
+import { RecordDetectionResult, answerClosesTask } from './record-detection-result.use-case';
+import { LockedTask, NewDetectionResult, ResultRepository, ResultTransaction } from './result.repository';
 import { taskProcessingSeconds } from './task-processing-metric';
 
 const TASK_ID = '0b0f4d4e-8c8a-4f5e-9d55-3b1a8e0d2c11';
@@ -42,7 +42,7 @@ class FakeResults {
   storedAt = new Date(DISPATCHED_AT.getTime() + 95_000);
   failCommit = false;
 
-  store(): ResultStore {
+  store(): ResultRepository {
     const tx: ResultTransaction = {
       lockTask: async (id) => (this.task && this.task.id === id ? { ...this.task } : null),
       insertResult: async (result) => {
@@ -63,7 +63,7 @@ class FakeResults {
       if (this.failCommit) throw new Error('connection lost during COMMIT');
       return done;
     };
-    return { transaction } as unknown as ResultStore;
+    return { transaction } as unknown as ResultRepository;
   }
 }
 

@@ -41,7 +41,7 @@ export interface OverdueBatch {
   timeOut(task: OverdueTask, reason: string): Promise<void>;
 }
 
-export interface DispatchStore {
+export interface DispatchTaskRepository {
   /** false until PostgreSQL is connected (the app connects in the background) */
   readonly available: boolean;
   withPendingBatch<T>(limit: number, work: (batch: PendingBatch) => Promise<T>): Promise<T>;
@@ -50,7 +50,7 @@ export interface DispatchStore {
   learnedIngestionDelays?(minSamples: number): Promise<Map<string, number>>;
 }
 
-export const DISPATCH_STORE = Symbol('DISPATCH_STORE');
+export const DISPATCH_TASK_REPOSITORY = Symbol('DISPATCH_TASK_REPOSITORY');
 
 const CLAIM_PENDING = `
   SELECT t.id, t.execution_id, t.detection_type, t.platform, t.connector, t.query, t.config, t.priority,
@@ -118,7 +118,7 @@ interface PendingRow {
  * is sent again (the same attempt, the same message id): re-sent at worst, never lost.
  */
 @Injectable()
-export class SqlDispatchStore implements DispatchStore {
+export class TaskRepository implements DispatchTaskRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   get available(): boolean {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NormalisedExecution } from '@purple/contracts';
 import { counter } from '@purple/platform';
-import { ExecutionStore, NewExecution, StoredExecution } from './execution-store';
+import { ExecutionRepository, NewExecution, StoredExecution } from './execution.repository';
 import { planTasks } from './plan-tasks';
 
 export interface IngestContext {
@@ -25,7 +25,7 @@ const rejectedDetections = counter(
  */
 @Injectable()
 export class IngestExecution {
-  constructor(private readonly executions: ExecutionStore) {}
+  constructor(private readonly executions: ExecutionRepository) {}
 
   async execute(execution: NormalisedExecution, context: IngestContext): Promise<IngestOutcome> {
     const stored = await this.executions.store(newExecutionOf(execution, context));

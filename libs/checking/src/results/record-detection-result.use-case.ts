@@ -8,7 +8,7 @@ import { isLateDetection, ingestionDelayMs, recheckDelaySeconds } from '../purpl
 import { gradeMatch } from '../purple/match-quality';
 import { observeSourceDetection } from '../purple/source-metrics';
 import { answerOf } from './answer';
-import { LockedTask, ResultStore } from './result-store';
+import { LockedTask, ResultRepository } from './result.repository';
 import { TaskProcessing, observeTaskProcessing } from './task-processing-metric';
 
 export interface RecordOutcome {
@@ -35,7 +35,7 @@ export const RECHECK_AFTER_SECONDS = Symbol('RECHECK_AFTER_SECONDS');
 @Injectable()
 export class RecordDetectionResult {
   constructor(
-    private readonly results: ResultStore,
+    private readonly results: ResultRepository,
     @Optional() @Inject(RECHECK_AFTER_SECONDS) private readonly recheckAfterSeconds = 0,
   ) {}
 
