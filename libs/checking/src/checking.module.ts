@@ -4,7 +4,7 @@ import { GetDeadLetter } from './dead-letters/get-dead-letter.use-case';
 import { ListDeadLetters } from './dead-letters/list-dead-letters.use-case';
 import { RecordDeadLetter } from './dead-letters/record-dead-letter.use-case';
 import { ReplayDeadLetter } from './dead-letters/replay-dead-letter.use-case';
-import { ExecutionRepository } from './ingest/execution.repository';
+import { ExecutionRepository } from './executions/execution.repository';
 import { IngestExecution } from './ingest/ingest-execution.use-case';
 import { RecordDetectionResult } from './results/record-detection-result.use-case';
 import { ResultRepository } from './results/result.repository';
@@ -23,8 +23,11 @@ const USE_CASES = [IngestExecution, RecordDetectionResult, RedispatchTask, Recor
  * The checking engine's use cases and their repositories. Needs PostgreSQL: import it in an app that also
  * imports PersistenceModule.forRoot().
  */
+const REPOSITORIES = [ExecutionRepository, ResultRepository, TaskRepository, DeadLetterRepository, PurpleReadRepository];
+
 @Module({
-  providers: [ExecutionRepository, ResultRepository, TaskRepository, DeadLetterRepository, PurpleReadRepository, ...USE_CASES],
-  exports: USE_CASES,
+  providers: [...REPOSITORIES, ...USE_CASES],
+  // the repositories too: an app's own use cases (the api's read queries) reach the checking tables only through them
+  exports: [...REPOSITORIES, ...USE_CASES],
 })
 export class CheckingModule {}

@@ -8,7 +8,7 @@ export * from './verdict/decide-verdict';
 export * from './verdict/roll-up-verdict';
 export * from './ingest/parse-instruction';
 export * from './ingest/plan-tasks';
-export * from './ingest/execution.repository';
+export * from './executions/execution.repository';
 export * from './ingest/ingest-execution.use-case';
 export * from './results/answer';
 export * from './results/result.repository';

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { CheckingModule } from '@purple/checking';
-import { CheckingReadRepository } from './checking-read.repository';
 import { CheckingController } from './checking.controller';
 import { ExportExecutionsCsv } from './export-executions-csv.use-case';
 import { GetExecution } from './get-execution.use-case';
@@ -13,6 +12,6 @@ import { ListOperations } from './list-operations.use-case';
 @Module({
   imports: [CheckingModule],
   controllers: [CheckingController],
-  providers: [CheckingReadRepository, ListOperations, GetOperation, ListExecutions, GetExecution, GetNavigatorLayer, ExportExecutionsCsv],
+  providers: [ListOperations, GetOperation, ListExecutions, GetExecution, GetNavigatorLayer, ExportExecutionsCsv],
 })
 export class CheckingApiModule {}

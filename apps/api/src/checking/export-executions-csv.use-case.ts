@@ -1,13 +1,13 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
-import { CheckingReadRepository } from './checking-read.repository';
+import { ExecutionRepository } from '@purple/checking';
 import { executionsCsv } from './executions-csv';
 
 @Injectable()
 export class ExportExecutionsCsv {
-  constructor(private readonly read: CheckingReadRepository) {}
+  constructor(private readonly executions: ExecutionRepository) {}
 
   async execute(operationId: string): Promise<string> {
-    if (!(await this.read.findOperation(operationId))) throw new NotFoundException(`no operation ${operationId}`);
-    return executionsCsv(await this.read.executionsOfOperation(operationId));
+    if (!(await this.executions.findOperation(operationId))) throw new NotFoundException(`no operation ${operationId}`);
+    return executionsCsv(await this.executions.executionsOfOperation(operationId));
   }
 }

@@ -1,17 +1,16 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
-import { GetTimeToDetect } from '@purple/checking';
-import { CheckingReadRepository } from './checking-read.repository';
+import { ExecutionRepository, GetTimeToDetect } from '@purple/checking';
 import { NavigatorLayer, buildNavigatorLayer } from './navigator-layer';
 
 @Injectable()
 export class GetNavigatorLayer {
   constructor(
-    private readonly read: CheckingReadRepository,
+    private readonly executions: ExecutionRepository,
     private readonly timeToDetect: GetTimeToDetect,
   ) {}
 
   async execute(operationId: string): Promise<NavigatorLayer> {
-    const operation = await this.read.findOperation(operationId);
+    const operation = await this.executions.findOperation(operationId);
     if (!operation) throw new NotFoundException(`no operation ${operationId}`);
     const latency = new Map<string, Array<{ source: string; p50_ms: number; p90_ms: number }>>();
     for (const t of (await this.timeToDetect.execute(operationId)).techniques) {
@@ -19,6 +18,6 @@ export class GetNavigatorLayer {
       const id = t.technique_id;
       latency.set(id, [...(latency.get(id) ?? []), t]);
     }
-    return buildNavigatorLayer(operation, await this.read.techniqueSummaries(operationId), latency);
+    return buildNavigatorLayer(operation, await this.executions.techniqueSummaries(operationId), latency);
   }
 }

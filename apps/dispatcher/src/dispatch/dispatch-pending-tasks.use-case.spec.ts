@@ -2,8 +2,8 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { DispatchPendingTasks, TaskPublisher } from './dispatch-pending-tasks.use-case';
 import { ExpireOverdueTasks } from './expire-overdue-tasks.use-case';
-import { ClaimedTask, buildTaskMessage, queryTypeOf } from './task-message';
-import { DispatchTaskRepository, OverdueBatch, OverdueTask, PendingBatch } from './task.repository';
+import { ClaimedTask, DispatchTaskRepository, OverdueBatch, OverdueTask, PendingBatch } from '@purple/checking';
+import { buildTaskMessage, queryTypeOf } from './task-message';
 
 const DEFAULTS = {
   windowBeforeSeconds: 300,

@@ -1,11 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { DISPATCH_TASK_REPOSITORY, TaskRepository } from '@purple/checking';
 import { detectionDefaultsOf } from '@purple/detection';
 import { ConfirmedPublisher } from '@purple/messaging';
 import { DISPATCH_SETTINGS, DispatcherEnv, LEARNED_DELAY_SETTINGS, learnedDelaySettingsOf } from '../dispatcher-env';
 import { DETECTION_DEFAULTS, DispatchPendingTasks, TASK_PUBLISHER } from './dispatch-pending-tasks.use-case';
 import { DispatchLoop } from './dispatch-loop';
 import { ExpireOverdueTasks } from './expire-overdue-tasks.use-case';
-import { DISPATCH_TASK_REPOSITORY, TaskRepository } from './task.repository';
 
 /** Pending tasks in PostgreSQL → `checking.{api,agent}.task`; unanswered tasks retried, then timed out. */
 @Module({})

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NormalisedExecution } from '@purple/contracts';
 import { counter } from '@purple/platform';
-import { ExecutionRepository, NewExecution, StoredExecution } from './execution.repository';
+import { ExecutionRepository, NewExecution, StoredExecution } from '../executions/execution.repository';
 import { planTasks } from './plan-tasks';
 
 export interface IngestContext {
