@@ -4,6 +4,7 @@ import type { Verdict } from '@purple/persistence';
 import { DataSource, EntityManager } from 'typeorm';
 import { inTransaction, withoutNul } from '../database';
 import { markerFor } from '../purple/marker';
+import { isFinalVerdict } from '../verdict/decide-verdict';
 import { PlannedTask } from '../ingest/plan-tasks';
 
 /** Everything one execution result becomes in PostgreSQL. */
@@ -185,7 +186,7 @@ export class ExecutionRepository {
         `INSERT INTO execution (operation_id, dedupe_key, caldera_link_id, agent_host, agent_paw, command, result,
                                 executed_at, tactic, technique_id, technique_name, correlation_id, verdict, verdict_at, marker)
          VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13::text,
-                 CASE WHEN $13::text = 'pending' THEN NULL ELSE now() END, $14)
+                 CASE WHEN $15::boolean THEN now() END, $14)
          ON CONFLICT (dedupe_key) DO NOTHING
          RETURNING id`,
         [
@@ -203,6 +204,8 @@ export class ExecutionRepository {
           clean.correlationId,
           clean.verdict,
           markerFor(clean.calderaLinkId),
+          // verdict_at: when the verdict became final (a verdict final at once is final now)
+          isFinalVerdict(clean.verdict),
         ],
       )) as Array<{ id: string }>;
       const executionId = inserted[0]?.id;
