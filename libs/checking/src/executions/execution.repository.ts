@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Verdict } from '@purple/persistence';
+import type { ExecutionVerdict } from '@purple/contracts';
 import { DataSource, EntityManager } from 'typeorm';
 import { inTransaction, withoutNul } from '../database';
 import { markerFor } from '../purple/marker';
@@ -23,7 +23,7 @@ export interface NewExecution {
   techniqueName: string | null;
   correlationId: string;
   /** `pending`, or `no_detections` / `no_usable_detections` when there is nothing to run */
-  verdict: Verdict;
+  verdict: ExecutionVerdict;
   tasks: PlannedTask[];
 }
 
@@ -34,7 +34,7 @@ export interface StoredExecution {
   operationId: string;
   /** the existing execution's correlation id for a duplicate */
   correlationId: string;
-  verdict: Verdict;
+  verdict: ExecutionVerdict;
   taskIds: string[];
 }
 
@@ -262,7 +262,7 @@ export class ExecutionRepository {
         WHERE e.dedupe_key = $1
         GROUP BY e.id`,
       [dedupeKey],
-    )) as Array<{ id: string; operation_id: string; correlation_id: string; verdict: Verdict; task_ids: string[] }>;
+    )) as Array<{ id: string; operation_id: string; correlation_id: string; verdict: ExecutionVerdict; task_ids: string[] }>;
     if (!row) return null;
     return {
       created: false,

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { NormalisedExecution } from '@purple/contracts';
-import type { Verdict } from '@purple/persistence';
+import { ExecutionVerdict, NormalisedExecution } from '@purple/contracts';
 import { counter } from '@purple/platform';
 import { ExecutionRepository, NewExecution, StoredExecution } from '../executions/execution.repository';
 import { decideVerdict } from '../verdict/decide-verdict';
@@ -66,7 +65,7 @@ export function newExecutionOf(execution: NormalisedExecution, context: IngestCo
 }
 
 /** The one verdict rule (decideVerdict) applied to tasks just planned: not dispatched, no results. */
-function verdictBeforeAnyRun(executedAt: Date, tasks: PlannedTask[]): Verdict {
+function verdictBeforeAnyRun(executedAt: Date, tasks: PlannedTask[]): ExecutionVerdict {
   const planned = tasks.map((task, index) => ({ id: String(index), status: task.status, attempts: 0 }));
   return decideVerdict({ executedAt, tasks: planned, results: [] }).verdict;
 }

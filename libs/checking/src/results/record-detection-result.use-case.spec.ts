@@ -1,5 +1,4 @@
-import { DetectionResponseMessage, validateMessage } from '@purple/contracts';
-import type { Verdict } from '@purple/persistence';
+import { DetectionResponseMessage, ExecutionVerdict, validateMessage } from '@purple/contracts';
 import { RejectedMessageError } from '../errors';
 import { ResponseOptions, detectionResponse } from '../testing';
 import { answerOf, parseDetectionResponse } from './answer';
@@ -35,8 +34,8 @@ class FakeResults {
   task: LockedTask | null = { ...DISPATCHED };
   results: NewDetectionResult[] = [];
   closed: Array<{ status: string; lastError: string | null }> = [];
-  verdict: Verdict = 'checking';
-  verdictBefore: Verdict = 'checking';
+  verdict: ExecutionVerdict = 'checking';
+  verdictBefore: ExecutionVerdict = 'checking';
   rechecks: Array<{ taskId: string; seconds: number }> = [];
   /** the database's clock when a result is stored */
   storedAt = new Date(DISPATCHED_AT.getTime() + 95_000);

@@ -1,6 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { DetectionResponseMessage } from '@purple/contracts';
-import type { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
+import { DetectionResponseMessage, ExecutionVerdict, ResponseStatus, TaskStatus } from '@purple/contracts';
 import { UUID_PATTERN } from '../database';
 import { RejectedMessageError } from '../errors';
 import { isFinalTaskStatus } from '../verdict/decide-verdict';
@@ -18,9 +17,9 @@ export interface RecordOutcome {
   executionId: string;
   attempt: number;
   /** what the worker answered */
-  resultStatus: ResultStatus;
+  resultStatus: ResponseStatus;
   taskStatus: TaskStatus;
-  verdict: Verdict;
+  verdict: ExecutionVerdict;
   correlationId: string;
 }
 

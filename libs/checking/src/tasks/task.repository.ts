@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DetectionType, InitialDelaySource, TaskPriority } from '@purple/contracts';
-import type { TaskStatus, Verdict } from '@purple/persistence';
+import type { DetectionType, ExecutionVerdict, InitialDelaySource, TaskPriority, TaskStatus } from '@purple/contracts';
 import { DataSource, EntityManager } from 'typeorm';
 import { inTransaction } from '../database';
 import { TaskAlreadyCompletedError, TaskNotFoundError } from '../errors';
@@ -13,7 +12,7 @@ export interface RedispatchOutcome {
   previousStatus: TaskStatus;
   /** false when the task was pending already */
   changed: boolean;
-  verdict: Verdict;
+  verdict: ExecutionVerdict;
 }
 
 /** A pending task as the dispatcher claims it: the task row with what the message needs from its execution. */
@@ -130,12 +129,12 @@ const LEARNED_DELAYS = `
 interface PendingRow {
   id: string;
   execution_id: string;
-  detection_type: 'api' | 'agent';
+  detection_type: DetectionType;
   platform: string;
   connector: string;
   query: string;
   config: Record<string, unknown> | null;
-  priority: 'high' | 'medium' | 'low';
+  priority: TaskPriority;
   timeout_seconds: number;
   attempts: number;
   max_attempts: number;
