@@ -41,7 +41,7 @@ class FakeResults {
   storedAt = new Date(DISPATCHED_AT.getTime() + 95_000);
   failCommit = false;
 
-  store(): ResultRepository {
+  repository(): ResultRepository {
     const tx: ResultTransaction = {
       lockTask: async (id) => (this.task && this.task.id === id ? { ...this.task } : null),
       insertResult: async (result) => {
@@ -71,7 +71,7 @@ describe('RecordDetectionResult', () => {
   let record: RecordDetectionResult;
   beforeEach(() => {
     db = new FakeResults();
-    record = new RecordDetectionResult(db.store());
+    record = new RecordDetectionResult(db.repository());
   });
 
   it('stores a detection with its evidence and completes the task', async () => {
@@ -145,7 +145,7 @@ describe('purple_task_processing_seconds', () => {
   beforeEach(() => {
     taskProcessingSeconds.reset();
     db = new FakeResults();
-    record = new RecordDetectionResult(db.store());
+    record = new RecordDetectionResult(db.repository());
   });
 
   /** The histogram's series with these labels: observations, their sum, and the cumulative bucket counts. */
@@ -236,7 +236,7 @@ describe('RecordDetectionResult, purple-team depth (issue 15)', () => {
     const detected = response({ status: 'detected', eventTimes: ['2024-01-15T10:30:40Z'] });
     detected.match = { marker: 'link-1', marker_found: true, host_scoped: true };
     detected.evidence = [{ ...detected.evidence?.[0], action: 'blocked' }];
-    await new RecordDetectionResult(db.store()).execute(detected);
+    await new RecordDetectionResult(db.repository()).execute(detected);
     expect(db.results[0]).toMatchObject({ matchQuality: 'exact', action: 'blocked', late: false });
     expect(db.results[0].ingestionDelayMs).toBe(new Date(detected.timestamp).getTime() - Date.parse('2024-01-15T10:30:40Z'));
   });
@@ -244,27 +244,27 @@ describe('RecordDetectionResult, purple-team depth (issue 15)', () => {
   it('marks a detection after a not_detected verdict late', async () => {
     const db = new FakeResults();
     db.verdictBefore = 'not_detected';
-    await new RecordDetectionResult(db.store()).execute(response({ status: 'detected' }));
+    await new RecordDetectionResult(db.repository()).execute(response({ status: 'detected' }));
     expect(db.results[0]).toMatchObject({ late: true, matchQuality: 'heuristic' });
   });
 
   it('schedules one re-check after not_detected when the task or the default asks, never for a re-check', async () => {
     const off = new FakeResults();
-    await new RecordDetectionResult(off.store()).execute(response({ status: 'not_detected' }));
+    await new RecordDetectionResult(off.repository()).execute(response({ status: 'not_detected' }));
     expect(off.rechecks).toEqual([]);
 
     const byDefault = new FakeResults();
-    await new RecordDetectionResult(byDefault.store(), 120).execute(response({ status: 'not_detected' }));
+    await new RecordDetectionResult(byDefault.repository(), 120).execute(response({ status: 'not_detected' }));
     expect(byDefault.rechecks).toEqual([{ taskId: TASK_ID, seconds: 120 }]);
 
     const own = new FakeResults();
     own.task = { ...DISPATCHED, config: { recheck_after_seconds: 30 } };
-    await new RecordDetectionResult(own.store(), 120).execute(response({ status: 'not_detected' }));
+    await new RecordDetectionResult(own.repository(), 120).execute(response({ status: 'not_detected' }));
     expect(own.rechecks).toEqual([{ taskId: TASK_ID, seconds: 30 }]);
 
     const recheck = new FakeResults();
     recheck.task = { ...DISPATCHED, isRecheck: true, config: { recheck_after_seconds: 30 } };
-    await new RecordDetectionResult(recheck.store(), 120).execute(response({ status: 'not_detected' }));
+    await new RecordDetectionResult(recheck.repository(), 120).execute(response({ status: 'not_detected' }));
     expect(recheck.rechecks).toEqual([]);
   });
 });
