@@ -2,10 +2,16 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { DISPATCH_TASK_REPOSITORY, TaskRepository } from '@purple/checking';
 import { detectionDefaultsOf } from '@purple/detection';
 import { ConfirmedPublisher } from '@purple/messaging';
-import { DISPATCH_SETTINGS, DispatcherEnv, LEARNED_DELAY_SETTINGS, learnedDelaySettingsOf } from '../dispatcher-env';
-import { DETECTION_DEFAULTS, DispatchPendingTasks, TASK_PUBLISHER } from './dispatch-pending-tasks.use-case';
+import {
+  DETECTION_DEFAULTS,
+  DISPATCH_SETTINGS,
+  DispatchPendingTasks,
+  ExpireOverdueTasks,
+  LEARNED_DELAY_SETTINGS,
+  TASK_PUBLISHER,
+} from '@purple/checking/dispatch';
+import { DispatcherEnv, learnedDelaySettingsOf } from '../dispatcher-env';
 import { DispatchLoop } from './dispatch-loop';
-import { ExpireOverdueTasks } from './expire-overdue-tasks.use-case';
 
 /** Pending tasks in PostgreSQL → `checking.{api,agent}.task`; unanswered tasks retried, then timed out. */
 @Module({})

@@ -1,17 +1,10 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import {
-  abilityInitialDelay,
-  chooseInitialDelay,
-  ClaimedTask,
-  DISPATCH_TASK_REPOSITORY,
-  DispatchTaskRepository,
-  InitialDelayChoice,
-  PendingBatch,
-} from '@purple/checking';
 import { DetectionTaskMessage, validateMessage } from '@purple/contracts';
 import { DetectionSettings, drawJitter, resolveDetectionSettings, searchWindow } from '@purple/detection';
 import { CHECKING_EXCHANGE } from '@purple/topology';
-import { DISPATCH_SETTINGS, DispatchSettings, LEARNED_DELAY_SETTINGS, LearnedDelaySettings } from '../dispatcher-env';
+import { abilityInitialDelay, chooseInitialDelay } from '../purple/learned-delay';
+import { ClaimedTask, DISPATCH_TASK_REPOSITORY, DispatchTaskRepository, InitialDelayChoice, PendingBatch } from '../tasks/task.repository';
+import { DISPATCH_SETTINGS, DispatchSettings, LEARNED_DELAY_SETTINGS, LearnedDelaySettings } from './dispatch-settings';
 import { TASK_ROUTING_KEYS, buildTaskMessage } from './task-message';
 
 /** What the dispatcher publishes with (ConfirmedPublisher): resolves once the broker has confirmed. */

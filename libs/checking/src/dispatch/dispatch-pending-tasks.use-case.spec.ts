@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { DispatchPendingTasks, TaskPublisher } from './dispatch-pending-tasks.use-case';
 import { ExpireOverdueTasks } from './expire-overdue-tasks.use-case';
-import { ClaimedTask, DispatchTaskRepository, OverdueBatch, OverdueTask, PendingBatch } from '@purple/checking';
+import { ClaimedTask, DispatchTaskRepository, OverdueBatch, OverdueTask, PendingBatch } from '../tasks/task.repository';
 import { buildTaskMessage, queryTypeOf } from './task-message';
 
 const DEFAULTS = {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatcher-env';
-import { DISPATCH_TASK_REPOSITORY, DispatchTaskRepository } from '@purple/checking';
+import { DISPATCH_TASK_REPOSITORY, DispatchTaskRepository } from '../tasks/task.repository';
+import { DISPATCH_SETTINGS, DispatchSettings } from './dispatch-settings';
 
 export interface ExpiryReport {
   retried: number;

@@ -1,4 +1,4 @@
-import type { ClaimedTask } from '@purple/checking';
+import type { ClaimedTask } from '../tasks/task.repository';
 import type { DetectionTaskMessage, DetectionType } from '@purple/contracts';
 import { DetectionSettings, settingsAsConfig } from '@purple/detection';
 import { ROUTING_KEYS } from '@purple/topology';
