@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, Max, Min } from 'class-validator';
+import type { LearnedDelaySettings } from '@purple/checking/dispatch';
 import { DetectionDefaultsEnv } from '@purple/detection';
 
 /** The dispatcher's variables: every app's, the detection semantics' defaults (written into each task) and these. */
@@ -63,15 +64,6 @@ export class DispatcherEnv extends DetectionDefaultsEnv {
   DETECTION_LEARNED_DELAY_REFRESH_SECONDS = 60;
 }
 
-export interface LearnedDelaySettings {
-  enabled: boolean;
-  minSeconds: number;
-  maxSeconds: number;
-  minSamples: number;
-  refreshMs: number;
-}
-
-export const LEARNED_DELAY_SETTINGS = Symbol('LEARNED_DELAY_SETTINGS');
 
 export function learnedDelaySettingsOf(env: DispatcherEnv): LearnedDelaySettings {
   return {
@@ -82,11 +74,3 @@ export function learnedDelaySettingsOf(env: DispatcherEnv): LearnedDelaySettings
     refreshMs: env.DETECTION_LEARNED_DELAY_REFRESH_SECONDS * 1000,
   };
 }
-
-export interface DispatchSettings {
-  batchSize: number;
-  graceSeconds: number;
-  sweepMs: number;
-}
-
-export const DISPATCH_SETTINGS = Symbol('DISPATCH_SETTINGS');

@@ -5,8 +5,8 @@ import { DataSource } from 'typeorm';
 import {
   DeadLetterDelivery,
   DeadLetterNotFoundError,
-  DeadLetterStore,
-  ExecutionStore,
+  DeadLetterRepository,
+  ExecutionRepository,
   GetDeadLetter,
   IngestExecution,
   ListDeadLetters,
@@ -15,8 +15,8 @@ import {
   RedispatchTask,
   ReplayDeadLetter,
   ReplayRejectedError,
-  ResultStore,
-  TaskStore,
+  ResultRepository,
+  TaskRepository,
   rollUpVerdict,
 } from '../src';
 import { ResponseOptions, SEED_TASKS, detectionResponse, linkResultWithList, seedExecutionResult } from '../src/testing';
@@ -35,12 +35,12 @@ describe('checking use cases (real database)', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     dataSource = await new DataSource(dataSourceOptions(db.url)).initialize();
-    ingest = new IngestExecution(new ExecutionStore(dataSource));
-    recordResult = new RecordDetectionResult(new ResultStore(dataSource));
-    const deadLetters = new DeadLetterStore(dataSource);
+    ingest = new IngestExecution(new ExecutionRepository(dataSource));
+    recordResult = new RecordDetectionResult(new ResultRepository(dataSource));
+    const deadLetters = new DeadLetterRepository(dataSource);
     recordDeadLetter = new RecordDeadLetter(deadLetters);
     listDeadLetters = new ListDeadLetters(deadLetters);
-    replay = new ReplayDeadLetter(new GetDeadLetter(deadLetters), deadLetters, ingest, recordResult, new RedispatchTask(new TaskStore(dataSource)));
+    replay = new ReplayDeadLetter(new GetDeadLetter(deadLetters), deadLetters, ingest, recordResult, new RedispatchTask(new TaskRepository(dataSource)));
   }, 60_000);
 
   afterAll(async () => {

@@ -61,7 +61,12 @@ import {
 } from './checking.dto';
 import { csvCell } from './executions-csv';
 import { buildComparisonLayer } from './navigator-layer';
-import { ExportExecutionsCsv, GetExecution, GetNavigatorLayer, GetOperation, ListExecutions, ListOperations } from './checking-queries';
+import { ExportExecutionsCsv } from './export-executions-csv.use-case';
+import { GetExecution } from './get-execution.use-case';
+import { GetNavigatorLayer } from './get-navigator-layer.use-case';
+import { GetOperation } from './get-operation.use-case';
+import { ListExecutions } from './list-executions.use-case';
+import { ListOperations } from './list-operations.use-case';
 
 /** The engine's errors as HTTP answers with their reasons. */
 function asHttpError(error: unknown): unknown {

@@ -1,4 +1,4 @@
-import { ExecutionRow } from './checking-read.repository';
+import { ExecutionRow } from '@purple/checking';
 
 export const CSV_COLUMNS: Array<keyof ExecutionRow> = [
   'id',

@@ -1,4 +1,4 @@
-import { TechniqueSummary } from './checking-read.repository';
+import { TechniqueSummary } from '@purple/checking';
 
 /** ATT&CK Navigator layer format 4.5 (https://github.com/mitre-attack/attack-navigator/blob/master/layers/). */
 export interface NavigatorLayer {

@@ -1,9 +1,7 @@
 import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DatabaseConnector, DatabaseSettings } from '@purple/persistence';
-import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatcher-env';
-import { DispatchPendingTasks } from './dispatch-pending-tasks';
-import { ExpireOverdueTasks } from './expire-overdue-tasks';
+import { DISPATCH_SETTINGS, DispatchPendingTasks, DispatchSettings, ExpireOverdueTasks } from '@purple/checking/dispatch';
 import { PendingTaskListener } from './pending-task-listener';
 
 /**

@@ -1,11 +1,17 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { DISPATCH_TASK_REPOSITORY, TaskRepository } from '@purple/checking';
 import { detectionDefaultsOf } from '@purple/detection';
 import { ConfirmedPublisher } from '@purple/messaging';
-import { DISPATCH_SETTINGS, DispatcherEnv, LEARNED_DELAY_SETTINGS, learnedDelaySettingsOf } from '../dispatcher-env';
-import { DETECTION_DEFAULTS, DispatchPendingTasks, TASK_PUBLISHER } from './dispatch-pending-tasks';
+import {
+  DETECTION_DEFAULTS,
+  DISPATCH_SETTINGS,
+  DispatchPendingTasks,
+  ExpireOverdueTasks,
+  LEARNED_DELAY_SETTINGS,
+  TASK_PUBLISHER,
+} from '@purple/checking/dispatch';
+import { DispatcherEnv, learnedDelaySettingsOf } from '../dispatcher-env';
 import { DispatchLoop } from './dispatch-loop';
-import { ExpireOverdueTasks } from './expire-overdue-tasks';
-import { DISPATCH_STORE, SqlDispatchStore } from './task-store';
 
 /** Pending tasks in PostgreSQL → `checking.{api,agent}.task`; unanswered tasks retried, then timed out. */
 @Module({})
@@ -17,7 +23,7 @@ export class DispatchModule {
         { provide: DISPATCH_SETTINGS, useValue: { batchSize: env.DISPATCH_BATCH_SIZE, graceSeconds: env.DISPATCH_GRACE_SECONDS, sweepMs: env.DISPATCH_SWEEP_MS } },
         { provide: DETECTION_DEFAULTS, useValue: detectionDefaultsOf(env) },
         { provide: LEARNED_DELAY_SETTINGS, useValue: learnedDelaySettingsOf(env) },
-        { provide: DISPATCH_STORE, useClass: SqlDispatchStore },
+        { provide: DISPATCH_TASK_REPOSITORY, useClass: TaskRepository },
         { provide: TASK_PUBLISHER, useExisting: ConfirmedPublisher },
         DispatchPendingTasks,
         ExpireOverdueTasks,

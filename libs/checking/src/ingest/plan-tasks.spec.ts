@@ -7,7 +7,7 @@ import {
   referenceLinkResultWithUnusableEntries,
 } from '@purple/contracts/testing';
 import { SEED_TASKS, linkResultWithList, seedExecutionResult } from '../testing';
-import { newExecutionOf } from './ingest-execution';
+import { newExecutionOf } from './ingest-execution.use-case';
 import { DEFAULT_MAX_ATTEMPTS, planTasks } from './plan-tasks';
 
 function normalised(message: Record<string, unknown>) {

@@ -6,4 +6,8 @@ export * from './source-outcomes';
 export * from './compare-runs';
 export * from './purple-read.repository';
 export * from './purple-views';
+export * from './get-source-matrix.use-case';
+export * from './get-execution-outcomes.use-case';
+export * from './compare-operations.use-case';
+export * from './get-time-to-detect.use-case';
 export * from './source-metrics';

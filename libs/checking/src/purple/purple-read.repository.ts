@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DetectionAction, MatchQuality } from '@purple/contracts';
+import type { DetectionAction, MatchQuality, ResponseStatus } from '@purple/contracts';
 import { DataSource } from 'typeorm';
 
 /** One task of an execution with the answer that counts for it: a detection on any attempt, else its latest answer. */
@@ -19,7 +19,7 @@ export interface ExecutionTaskRow {
   task_status: string | null;
   is_recheck: boolean | null;
   attempt: number | null;
-  status: 'detected' | 'not_detected' | 'error' | 'unsupported' | null;
+  status: ResponseStatus | null;
   action: DetectionAction | null;
   match_quality: MatchQuality | null;
   late: boolean | null;

@@ -1,4 +1,4 @@
-import type { DetectionAction, MatchQuality, SourceOutcome } from '@purple/contracts';
+import type { DetectionAction, MatchQuality, ResponseStatus, SourceOutcome } from '@purple/contracts';
 import { bestQuality } from './match-quality';
 
 /**
@@ -12,7 +12,7 @@ export interface SourceTaskResult {
   taskStatus: string;
   isRecheck: boolean;
   attempt: number | null;
-  status: 'detected' | 'not_detected' | 'error' | 'unsupported' | null;
+  status: ResponseStatus | null;
   action: DetectionAction | null;
   quality: MatchQuality | null;
   /** for a detection: the matched event's time (else the result's) minus the execution's */

@@ -1,5 +1,4 @@
-import { DetectionResponseMessage, parseIsoDateTime, parseJsonMessage } from '@purple/contracts';
-import type { ResultStatus, TaskStatus } from '@purple/persistence';
+import { DetectionResponseMessage, parseIsoDateTime, parseJsonMessage, ResponseStatus, TaskStatus } from '@purple/contracts';
 import { RejectedMessageError } from '../errors';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../ingest/parse-instruction';
 
@@ -15,7 +14,7 @@ export function parseDetectionResponse(body: Buffer, maxBytes = DEFAULT_MAX_MESS
 
 /** What a worker's response means for its task and for the verdict. */
 export interface Answer {
-  status: ResultStatus;
+  status: ResponseStatus;
   detected: boolean;
   /** what the task becomes: completed (an answer) or failed (no answer possible) */
   taskStatus: Extract<TaskStatus, 'completed' | 'failed'>;
@@ -31,7 +30,7 @@ export interface Answer {
  * the two must agree, since a worker saying both "detected" and "error" cannot be believed either way.
  */
 export function answerOf(response: DetectionResponseMessage): Answer {
-  const status: ResultStatus = response.status ?? (response.detected ? 'detected' : 'not_detected');
+  const status: ResponseStatus = response.status ?? (response.detected ? 'detected' : 'not_detected');
   if (response.detected !== (status === 'detected')) {
     throw new RejectedMessageError([`detected is ${response.detected} but status is ${status}`], 'invalid detection response');
   }

@@ -1,10 +1,10 @@
-import type { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
+import type { ExecutionVerdict, ResponseStatus, TaskStatus } from '@purple/contracts';
 
 export const FINAL_TASK_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'timed_out', 'rejected'];
-export const FINAL_VERDICTS: readonly Verdict[] = ['detected', 'not_detected', 'error', 'no_detections', 'no_usable_detections'];
+export const FINAL_VERDICTS: readonly ExecutionVerdict[] = ['detected', 'not_detected', 'error', 'no_detections', 'no_usable_detections'];
 
 export const isFinalTaskStatus = (status: TaskStatus): boolean => FINAL_TASK_STATUSES.includes(status);
-export const isFinalVerdict = (verdict: Verdict): boolean => FINAL_VERDICTS.includes(verdict);
+export const isFinalVerdict = (verdict: ExecutionVerdict): boolean => FINAL_VERDICTS.includes(verdict);
 
 export interface VerdictTask {
   id: string;
@@ -18,7 +18,7 @@ export interface VerdictTask {
 export interface VerdictResult {
   taskId: string;
   attempt: number;
-  status: ResultStatus;
+  status: ResponseStatus;
   matchedEventAt: Date | null;
   resultAt: Date;
 }
@@ -30,7 +30,7 @@ export interface VerdictInputs {
 }
 
 export interface VerdictDecision {
-  verdict: Verdict;
+  verdict: ExecutionVerdict;
   /** for `detected`: earliest evidence (event time, else result time) minus the execution time */
   latencyMs: number | null;
 }

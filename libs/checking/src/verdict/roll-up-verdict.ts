@@ -1,4 +1,4 @@
-import type { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
+import type { ExecutionVerdict, ResponseStatus, TaskStatus } from '@purple/contracts';
 import type { EntityManager } from 'typeorm';
 import { counter, histogram } from '@purple/platform';
 import { techniqueLabel } from '../results/task-processing-metric';
@@ -16,7 +16,7 @@ const detectionLatency = histogram(
 interface ExecutionRow {
   executed_at: Date;
   technique_id: string | null;
-  verdict: Verdict;
+  verdict: ExecutionVerdict;
   detection_latency_ms: string | null;
   verdict_at: Date | null;
 }
@@ -27,7 +27,7 @@ interface ExecutionRow {
  * row, so concurrent results of one execution roll up one after the other and never overwrite each other.
  * Used by the result consumer after storing a result and by the dispatcher after timing a task out.
  */
-export async function rollUpVerdict(manager: EntityManager, executionId: string): Promise<Verdict> {
+export async function rollUpVerdict(manager: EntityManager, executionId: string): Promise<ExecutionVerdict> {
   if (!manager.queryRunner?.isTransactionActive) {
     throw new Error('rollUpVerdict must run inside a transaction (it locks the execution row)');
   }
@@ -46,7 +46,7 @@ export async function rollUpVerdict(manager: EntityManager, executionId: string)
        FROM detection_result r JOIN detection_task t ON t.id = r.task_id
       WHERE t.execution_id = $1`,
     [executionId],
-  )) as Array<{ task_id: string; attempt: number; status: ResultStatus; matched_event_at: Date | null; result_at: Date }>;
+  )) as Array<{ task_id: string; attempt: number; status: ResponseStatus; matched_event_at: Date | null; result_at: Date }>;
 
   const decision = decideVerdict({
     executedAt: execution.executed_at,

@@ -1,7 +1,6 @@
+import type { DetectionAction, MatchQuality, ResponseStatus } from '@purple/contracts';
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique, CreateDateColumn } from 'typeorm';
 import { DetectionTaskEntity } from './detection-task.entity';
-
-export type ResultStatus = 'detected' | 'not_detected' | 'unsupported' | 'error';
 
 /** A worker's answer to one attempt of a task; stored once however often it is delivered. */
 @Entity({ name: 'detection_result' })
@@ -24,7 +23,7 @@ export class DetectionResultEntity {
   detectionId!: string;
 
   @Column({ type: 'text' })
-  status!: ResultStatus;
+  status!: ResponseStatus;
 
   @Column({ type: 'boolean' })
   detected!: boolean;
@@ -57,11 +56,11 @@ export class DetectionResultEntity {
 
   /** exact (marker found), scoped (host and window), heuristic; null when not detected */
   @Column({ name: 'match_quality', type: 'text', nullable: true })
-  matchQuality!: 'exact' | 'scoped' | 'heuristic' | null;
+  matchQuality!: MatchQuality | null;
 
   /** blocked or alerted, when the source says */
   @Column({ type: 'text', nullable: true })
-  action!: 'blocked' | 'alerted' | null;
+  action!: DetectionAction | null;
 
   /** a detection that came after the execution's verdict was not_detected or error */
   @Column({ type: 'boolean', default: false })

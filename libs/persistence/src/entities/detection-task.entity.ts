@@ -1,7 +1,6 @@
+import type { DetectionType, HostOs, InitialDelaySource, TaskPriority, TaskStatus } from '@purple/contracts';
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { ExecutionEntity } from './execution.entity';
-
-export type TaskStatus = 'pending' | 'dispatched' | 'completed' | 'failed' | 'timed_out' | 'rejected';
 
 /** One detection to check for an execution: a SIEM/EDR query (api) or a host command (agent). */
 @Entity({ name: 'detection_task' })
@@ -19,7 +18,7 @@ export class DetectionTaskEntity {
 
   /** `api` or `agent`: which worker pool (null only for a rejected entry whose pool could not be told) */
   @Column({ name: 'detection_type', type: 'text', nullable: true })
-  detectionType!: 'api' | 'agent' | null;
+  detectionType!: DetectionType | null;
 
   /** siem, edr, windows, linux … */
   @Column({ type: 'text' })
@@ -36,7 +35,7 @@ export class DetectionTaskEntity {
   config!: Record<string, unknown>;
 
   @Column({ type: 'text', default: 'medium' })
-  priority!: 'high' | 'medium' | 'low';
+  priority!: TaskPriority;
 
   @Column({ name: 'timeout_seconds', type: 'int', default: 30 })
   timeoutSeconds!: number;
@@ -61,7 +60,7 @@ export class DetectionTaskEntity {
 
   /** windows, linux or darwin: the host OS an agent check runs on, when the producer said it */
   @Column({ name: 'host_os', type: 'text', nullable: true })
-  hostOs!: 'windows' | 'linux' | 'darwin' | null;
+  hostOs!: HostOs | null;
 
   /** why the detection entry could not run (status `rejected` only) */
   @Column({ name: 'rejection_reason', type: 'text', nullable: true })
@@ -82,7 +81,7 @@ export class DetectionTaskEntity {
   initialDelaySeconds!: number | null;
 
   @Column({ name: 'initial_delay_source', type: 'text', nullable: true })
-  initialDelaySource!: 'ability' | 'learned' | 'default' | null;
+  initialDelaySource!: InitialDelaySource | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

@@ -1,7 +1,6 @@
+import type { ExecutionVerdict } from '@purple/contracts';
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { OperationEntity } from './operation.entity';
-
-export type Verdict = 'pending' | 'checking' | 'detected' | 'not_detected' | 'error' | 'no_detections' | 'no_usable_detections';
 
 /** One red-team execution (a Caldera link) and the blue team's verdict on it. */
 @Entity({ name: 'execution' })
@@ -52,7 +51,7 @@ export class ExecutionEntity {
   correlationId!: string;
 
   @Column({ type: 'text', default: 'pending' })
-  verdict!: Verdict;
+  verdict!: ExecutionVerdict;
 
   @Column({ name: 'detection_latency_ms', type: 'bigint', nullable: true })
   detectionLatencyMs!: string | null;

@@ -1,6 +1,42 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import type { ExecutionVerdict } from '@purple/contracts';
+import { DataSource, EntityManager } from 'typeorm';
+import { inTransaction, withoutNul } from '../database';
+import { markerFor } from '../purple/marker';
+import { isFinalVerdict } from '../verdict/decide-verdict';
+import { PlannedTask } from '../ingest/plan-tasks';
+
+/** Everything one execution result becomes in PostgreSQL. */
+export interface NewExecution {
+  calderaOperationId: string;
+  operationName: string | null;
+  dedupeKey: string;
+  calderaLinkId: string | null;
+  agentHost: string;
+  agentPaw: string;
+  command: string;
+  result: Record<string, unknown>;
+  executedAt: Date;
+  tactic: string | null;
+  techniqueId: string | null;
+  techniqueName: string | null;
+  correlationId: string;
+  /** `pending`, or `no_detections` / `no_usable_detections` when there is nothing to run */
+  verdict: ExecutionVerdict;
+  tasks: PlannedTask[];
+}
+
+export interface StoredExecution {
+  /** false: an execution with the same dedupe key already existed, and nothing was written */
+  created: boolean;
+  executionId: string;
+  operationId: string;
+  /** the existing execution's correlation id for a duplicate */
+  correlationId: string;
+  verdict: ExecutionVerdict;
+  taskIds: string[];
+}
 
 /** Detection counts and latency for a set of executions (an operation, or one technique in it). */
 export interface CoverageSummary {
@@ -70,37 +106,6 @@ export interface ExecutionRow {
   late_detection: boolean;
 }
 
-export interface TaskRow {
-  id: string;
-  detection_type: string | null;
-  platform: string;
-  host_os: string | null;
-  connector: string;
-  query: string;
-  status: string;
-  attempts: number;
-  max_attempts: number;
-  dispatched_at: Date | null;
-  completed_at: Date | null;
-  last_error: string | null;
-  rejection_reason: string | null;
-  recheck_of: string | null;
-  not_before: Date | null;
-  initial_delay_seconds: number | null;
-  initial_delay_source: string | null;
-  result: {
-    status: string;
-    detected: boolean;
-    confidence: number | null;
-    events_found: number;
-    evidence: unknown[];
-    error: string | null;
-    matched_event_at: string | null;
-    result_at: string;
-    attempt: number;
-  } | null;
-}
-
 /** Sums verdicts and latency percentiles; shared by the operation and per-technique summaries. */
 const SUMMARY_COLUMNS = `
   count(e.id)::int AS executions,
@@ -153,25 +158,137 @@ function toSummary(row: SummaryRow): CoverageSummary {
   };
 }
 
-/** Read-only SQL over the checking engine's tables; the query API never touches the broker. */
+/**
+ * Executions and their operations: writes an execution with its operation and its tasks, and the read queries the
+ * API shows them with (the query API never touches the broker).
+ */
 @Injectable()
-export class CheckingReadRepository {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+export class ExecutionRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** In one transaction: upsert the operation, insert the execution and its pending tasks — or nothing at all. */
+  store(execution: NewExecution): Promise<StoredExecution> {
+    const clean = withoutNul(execution);
+    return inTransaction(this.dataSource, async (manager) => {
+      const existing = await this.findByDedupeKey(manager, clean.dedupeKey);
+      if (existing) return existing;
+
+      const [operation] = (await manager.query(
+        `INSERT INTO operation (caldera_operation_id, name) VALUES ($1, $2)
+         ON CONFLICT (caldera_operation_id)
+         DO UPDATE SET name = COALESCE(EXCLUDED.name, operation.name), updated_at = now()
+         RETURNING id`,
+        [clean.calderaOperationId, clean.operationName],
+      )) as Array<{ id: string }>;
+
+      // a concurrent delivery of the same execution may commit first: then this inserts nothing
+      const inserted = (await manager.query(
+        `INSERT INTO execution (operation_id, dedupe_key, caldera_link_id, agent_host, agent_paw, command, result,
+                                executed_at, tactic, technique_id, technique_name, correlation_id, verdict, verdict_at, marker)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13::text,
+                 CASE WHEN $15::boolean THEN now() END, $14)
+         ON CONFLICT (dedupe_key) DO NOTHING
+         RETURNING id`,
+        [
+          operation.id,
+          clean.dedupeKey,
+          clean.calderaLinkId,
+          clean.agentHost,
+          clean.agentPaw,
+          clean.command,
+          JSON.stringify(clean.result),
+          clean.executedAt,
+          clean.tactic,
+          clean.techniqueId,
+          clean.techniqueName,
+          clean.correlationId,
+          clean.verdict,
+          markerFor(clean.calderaLinkId),
+          // verdict_at: when the verdict became final (a verdict final at once is final now)
+          isFinalVerdict(clean.verdict),
+        ],
+      )) as Array<{ id: string }>;
+      const executionId = inserted[0]?.id;
+      if (!executionId) {
+        const raced = await this.findByDedupeKey(manager, clean.dedupeKey);
+        if (!raced) throw new Error(`execution ${clean.dedupeKey} neither inserted nor found`);
+        return raced;
+      }
+
+      const taskIds: string[] = [];
+      for (const task of clean.tasks) {
+        // a rejected entry is closed at once: the dispatcher only takes pending tasks. clock_timestamp(), not the
+        // transaction's now(): tasks read back in the order the producer listed them
+        const [row] = (await manager.query(
+          `INSERT INTO detection_task (execution_id, detection_type, platform, connector, query, config, priority,
+                                       timeout_seconds, max_attempts, status, host_os, rejection_reason, completed_at, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::text, $11, $12,
+                   CASE WHEN $10::text = 'rejected' THEN now() END,
+                   clock_timestamp())
+           RETURNING id`,
+          [
+            executionId,
+            task.detectionType,
+            task.platform,
+            task.connector,
+            task.query,
+            JSON.stringify(task.config),
+            task.priority,
+            task.timeoutSeconds,
+            task.maxAttempts,
+            task.status,
+            task.hostOs,
+            task.rejectionReason,
+          ],
+        )) as Array<{ id: string }>;
+        taskIds.push(row.id);
+      }
+      return {
+        created: true,
+        executionId,
+        operationId: operation.id,
+        correlationId: clean.correlationId,
+        verdict: clean.verdict,
+        taskIds,
+      };
+    });
+  }
+
+  private async findByDedupeKey(manager: EntityManager, dedupeKey: string): Promise<StoredExecution | null> {
+    const [row] = (await manager.query(
+      `SELECT e.id, e.operation_id, e.correlation_id, e.verdict,
+              COALESCE(array_agg(t.id::text ORDER BY t.created_at, t.id) FILTER (WHERE t.id IS NOT NULL), '{}'::text[]) AS task_ids
+         FROM execution e LEFT JOIN detection_task t ON t.execution_id = e.id
+        WHERE e.dedupe_key = $1
+        GROUP BY e.id`,
+      [dedupeKey],
+    )) as Array<{ id: string; operation_id: string; correlation_id: string; verdict: ExecutionVerdict; task_ids: string[] }>;
+    if (!row) return null;
+    return {
+      created: false,
+      executionId: row.id,
+      operationId: row.operation_id,
+      correlationId: row.correlation_id,
+      verdict: row.verdict,
+      taskIds: row.task_ids,
+    };
+  }
+
 
   async listOperations(limit: number, offset: number): Promise<{ items: Array<OperationRow & CoverageSummary>; total: number }> {
-    const rows: Array<OperationRow & SummaryRow> = await this.db.query(
+    const rows: Array<OperationRow & SummaryRow> = await this.dataSource.query(
       `SELECT o.caldera_operation_id AS operation_id, o.name, o.created_at AS first_seen,
               max(e.executed_at) AS last_execution_at, ${SUMMARY_COLUMNS}
          FROM operation o LEFT JOIN execution e ON e.operation_id = o.id ${QUALITY_JOIN}
         GROUP BY o.id ORDER BY o.created_at DESC LIMIT $1 OFFSET $2`,
       [limit, offset],
     );
-    const [{ total }] = await this.db.query(`SELECT count(*)::int AS total FROM operation`);
+    const [{ total }] = await this.dataSource.query(`SELECT count(*)::int AS total FROM operation`);
     return { items: rows.map((r) => ({ ...operationOf(r), ...toSummary(r) })), total };
   }
 
   async findOperation(operationId: string): Promise<(OperationRow & CoverageSummary) | null> {
-    const [row]: Array<OperationRow & SummaryRow> = await this.db.query(
+    const [row]: Array<OperationRow & SummaryRow> = await this.dataSource.query(
       `SELECT o.caldera_operation_id AS operation_id, o.name, o.created_at AS first_seen,
               max(e.executed_at) AS last_execution_at, ${SUMMARY_COLUMNS}
          FROM operation o LEFT JOIN execution e ON e.operation_id = o.id ${QUALITY_JOIN}
@@ -183,7 +300,7 @@ export class CheckingReadRepository {
 
   async techniqueSummaries(operationId: string): Promise<TechniqueSummary[]> {
     const rows: Array<SummaryRow & { technique_id: string | null; technique_name: string | null; tactic: string | null }> =
-      await this.db.query(
+      await this.dataSource.query(
         `SELECT e.technique_id, max(e.technique_name) AS technique_name, max(e.tactic) AS tactic, ${SUMMARY_COLUMNS}
            FROM execution e JOIN operation o ON o.id = e.operation_id ${QUALITY_JOIN}
           WHERE o.caldera_operation_id = $1
@@ -208,41 +325,25 @@ export class CheckingReadRepository {
     if (filter.to !== undefined) add('e.executed_at < ?', filter.to);
     const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const from = `FROM execution e JOIN operation o ON o.id = e.operation_id ${whereSql}`;
-    const items: ExecutionRow[] = await this.db.query(
+    const items: ExecutionRow[] = await this.dataSource.query(
       `SELECT ${EXECUTION_COLUMNS} ${from} ORDER BY e.executed_at DESC, e.id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
       [...params, filter.limit, filter.offset],
     );
-    const [{ total }] = await this.db.query(`SELECT count(*)::int AS total ${from}`, params);
+    const [{ total }] = await this.dataSource.query(`SELECT count(*)::int AS total ${from}`, params);
     return { items: items.map(fixLatency), total };
   }
 
   async findExecution(id: string): Promise<ExecutionRow | null> {
-    const [row]: ExecutionRow[] = await this.db.query(
+    const [row]: ExecutionRow[] = await this.dataSource.query(
       `SELECT ${EXECUTION_COLUMNS} FROM execution e JOIN operation o ON o.id = e.operation_id WHERE e.id = $1`,
       [id],
     );
     return row ? fixLatency(row) : null;
   }
 
-  /** Each task with its latest result (the answer to its latest attempt). */
-  tasksOf(executionId: string): Promise<TaskRow[]> {
-    return this.db.query(
-      `SELECT t.id, t.detection_type, t.platform, t.host_os, t.connector, t.query, t.status, t.attempts, t.max_attempts,
-              t.dispatched_at, t.completed_at, t.last_error, t.rejection_reason, t.recheck_of, t.not_before,
-              t.initial_delay_seconds, t.initial_delay_source,
-              (SELECT json_build_object('status', r.status, 'detected', r.detected, 'confidence', r.confidence,
-                        'events_found', r.events_found, 'evidence', r.evidence, 'error', r.error,
-                        'matched_event_at', r.matched_event_at, 'result_at', r.result_at, 'attempt', r.attempt,
-                        'match_quality', r.match_quality, 'action', r.action, 'late', r.late)
-                 FROM detection_result r WHERE r.task_id = t.id ORDER BY r.attempt DESC LIMIT 1) AS result
-         FROM detection_task t WHERE t.execution_id = $1 ORDER BY t.created_at, t.id`,
-      [executionId],
-    );
-  }
-
   /** Every execution of an operation, oldest first (for the CSV export). */
   async executionsOfOperation(operationId: string): Promise<ExecutionRow[]> {
-    const rows: ExecutionRow[] = await this.db.query(
+    const rows: ExecutionRow[] = await this.dataSource.query(
       `SELECT ${EXECUTION_COLUMNS} FROM execution e JOIN operation o ON o.id = e.operation_id
         WHERE o.caldera_operation_id = $1 ORDER BY e.executed_at, e.id`,
       [operationId],

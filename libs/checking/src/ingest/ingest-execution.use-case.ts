@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { NormalisedExecution } from '@purple/contracts';
+import { ExecutionVerdict, NormalisedExecution } from '@purple/contracts';
 import { counter } from '@purple/platform';
-import { ExecutionStore, NewExecution, StoredExecution } from './execution-store';
-import { planTasks } from './plan-tasks';
+import { ExecutionRepository, NewExecution, StoredExecution } from '../executions/execution.repository';
+import { decideVerdict } from '../verdict/decide-verdict';
+import { PlannedTask, planTasks } from './plan-tasks';
 
 export interface IngestContext {
   /** see dedupeKeyOf: the same execution delivered again has the same key */
@@ -25,7 +26,7 @@ const rejectedDetections = counter(
  */
 @Injectable()
 export class IngestExecution {
-  constructor(private readonly executions: ExecutionStore) {}
+  constructor(private readonly executions: ExecutionRepository) {}
 
   async execute(execution: NormalisedExecution, context: IngestContext): Promise<IngestOutcome> {
     const stored = await this.executions.store(newExecutionOf(execution, context));
@@ -37,8 +38,9 @@ export class IngestExecution {
 }
 
 /**
- * The rows to write for one normalised execution. Its verdict starts `pending`; final at once when there is nothing
- * to run: `no_detections` without any, `no_usable_detections` when every one was rejected.
+ * The rows to write for one normalised execution. Its verdict is decideVerdict's over the planned tasks, none run
+ * yet: `pending`, or final at once when there is nothing to run (`no_detections` without any, `no_usable_detections`
+ * when every one was rejected).
  */
 export function newExecutionOf(execution: NormalisedExecution, context: IngestContext): NewExecution {
   const tasks = planTasks(execution.detections, execution.rejectedDetections);
@@ -57,7 +59,13 @@ export function newExecutionOf(execution: NormalisedExecution, context: IngestCo
     techniqueId: execution.attack?.techniqueId ?? null,
     techniqueName: execution.attack?.techniqueName ?? null,
     correlationId: context.correlationId,
-    verdict: tasks.length === 0 ? 'no_detections' : execution.detections.length === 0 ? 'no_usable_detections' : 'pending',
+    verdict: verdictBeforeAnyRun(execution.executedAt, tasks),
     tasks,
   };
+}
+
+/** The one verdict rule (decideVerdict) applied to tasks just planned: not dispatched, no results. */
+function verdictBeforeAnyRun(executedAt: Date, tasks: PlannedTask[]): ExecutionVerdict {
+  const planned = tasks.map((task, index) => ({ id: String(index), status: task.status, attempts: 0 }));
+  return decideVerdict({ executedAt, tasks: planned, results: [] }).verdict;
 }

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DetectionType } from '@purple/contracts';
-import { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
+import type { DetectionAction, DetectionType, ExecutionVerdict, MatchQuality, ResponseStatus, TaskStatus } from '@purple/contracts';
 import { DataSource, EntityManager } from 'typeorm';
 import { inTransaction, withoutNul } from '../database';
 import { rollUpVerdict } from '../verdict/roll-up-verdict';
@@ -28,7 +27,7 @@ export interface LockedTask {
 
 /** The execution as its row is locked for a result. */
 export interface LockedExecution {
-  verdict: Verdict;
+  verdict: ExecutionVerdict;
   executedAt: Date;
   techniqueId: string | null;
 }
@@ -37,7 +36,7 @@ export interface NewDetectionResult {
   taskId: string;
   attempt: number;
   detectionId: string;
-  status: ResultStatus;
+  status: ResponseStatus;
   detected: boolean;
   confidence: number | null;
   eventsFound: number;
@@ -47,8 +46,8 @@ export interface NewDetectionResult {
   resultAt: Date;
   workerId: string | null;
   response: Record<string, unknown>;
-  matchQuality: 'exact' | 'scoped' | 'heuristic' | null;
-  action: 'blocked' | 'alerted' | null;
+  matchQuality: MatchQuality | null;
+  action: DetectionAction | null;
   late: boolean;
   ingestionDelayMs: number | null;
 }
@@ -63,7 +62,7 @@ export interface ResultTransaction {
    */
   insertResult(result: NewDetectionResult): Promise<Date | null>;
   closeTask(taskId: string, status: 'completed' | 'failed', lastError: string | null): Promise<void>;
-  rollUpVerdict(executionId: string): Promise<Verdict>;
+  rollUpVerdict(executionId: string): Promise<ExecutionVerdict>;
   /** the execution's verdict now, its row locked until commit (before the task's: the roll-up's order) */
   lockExecution(executionId: string): Promise<LockedExecution>;
   /** one more search of the task, sent no earlier than `afterSeconds` from now; once per task */
@@ -71,7 +70,7 @@ export interface ResultTransaction {
 }
 
 @Injectable()
-export class ResultStore {
+export class ResultRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   transaction<T>(work: (tx: ResultTransaction) => Promise<T>): Promise<T> {
@@ -162,7 +161,7 @@ function resultTransaction(manager: EntityManager): ResultTransaction {
 
     async lockExecution(executionId) {
       const [row] = (await manager.query(`SELECT verdict, executed_at, technique_id FROM execution WHERE id = $1 FOR UPDATE`, [executionId])) as Array<{
-        verdict: Verdict;
+        verdict: ExecutionVerdict;
         executed_at: Date;
         technique_id: string | null;
       }>;

@@ -1,9 +1,49 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { rollUpVerdict } from '@purple/checking';
+import type { DetectionType, ExecutionVerdict, InitialDelaySource, TaskPriority, TaskStatus } from '@purple/contracts';
 import { DataSource, EntityManager } from 'typeorm';
-import type { InitialDelaySource } from '@purple/contracts';
-import { ClaimedTask } from './task-message';
+import { inTransaction } from '../database';
+import { TaskAlreadyCompletedError, TaskNotFoundError } from '../errors';
+import { rollUpVerdict } from '../verdict/roll-up-verdict';
+
+export interface RedispatchOutcome {
+  taskId: string;
+  executionId: string;
+  previousStatus: TaskStatus;
+  /** false when the task was pending already */
+  changed: boolean;
+  verdict: ExecutionVerdict;
+}
+
+/** A pending task as the dispatcher claims it: the task row with what the message needs from its execution. */
+export interface ClaimedTask {
+  id: string;
+  executionId: string;
+  detectionType: DetectionType;
+  platform: string;
+  connector: string;
+  query: string;
+  config: Record<string, unknown>;
+  priority: TaskPriority;
+  timeoutSeconds: number;
+  /** dispatches so far; this one is attempt `attempts + 1` */
+  attempts: number;
+  maxAttempts: number;
+  createdAt: Date;
+  calderaOperationId: string;
+  agentHost: string;
+  agentPaw: string;
+  command: string;
+  executedAt: Date;
+  calderaLinkId: string | null;
+  correlationId: string;
+  executionVerdict: string;
+  /** the execution's `{{marker}}` */
+  marker: string;
+  /** the task this one re-checks (one more search, later), else null */
+  recheckOf: string | null;
+}
+
 
 export interface InitialDelayChoice {
   seconds: number;
@@ -41,7 +81,7 @@ export interface OverdueBatch {
   timeOut(task: OverdueTask, reason: string): Promise<void>;
 }
 
-export interface DispatchStore {
+export interface DispatchTaskRepository {
   /** false until PostgreSQL is connected (the app connects in the background) */
   readonly available: boolean;
   withPendingBatch<T>(limit: number, work: (batch: PendingBatch) => Promise<T>): Promise<T>;
@@ -50,7 +90,7 @@ export interface DispatchStore {
   learnedIngestionDelays?(minSamples: number): Promise<Map<string, number>>;
 }
 
-export const DISPATCH_STORE = Symbol('DISPATCH_STORE');
+export const DISPATCH_TASK_REPOSITORY = Symbol('DISPATCH_TASK_REPOSITORY');
 
 const CLAIM_PENDING = `
   SELECT t.id, t.execution_id, t.detection_type, t.platform, t.connector, t.query, t.config, t.priority,
@@ -89,12 +129,12 @@ const LEARNED_DELAYS = `
 interface PendingRow {
   id: string;
   execution_id: string;
-  detection_type: 'api' | 'agent';
+  detection_type: DetectionType;
   platform: string;
   connector: string;
   query: string;
   config: Record<string, unknown> | null;
-  priority: 'high' | 'medium' | 'low';
+  priority: TaskPriority;
   timeout_seconds: number;
   attempts: number;
   max_attempts: number;
@@ -111,15 +151,89 @@ interface PendingRow {
   recheck_of: string | null;
 }
 
+export interface TaskRow {
+  id: string;
+  detection_type: string | null;
+  platform: string;
+  host_os: string | null;
+  connector: string;
+  query: string;
+  status: string;
+  attempts: number;
+  max_attempts: number;
+  dispatched_at: Date | null;
+  completed_at: Date | null;
+  last_error: string | null;
+  rejection_reason: string | null;
+  recheck_of: string | null;
+  not_before: Date | null;
+  initial_delay_seconds: number | null;
+  initial_delay_source: string | null;
+  result: {
+    status: string;
+    detected: boolean;
+    confidence: number | null;
+    events_found: number;
+    evidence: unknown[];
+    error: string | null;
+    matched_event_at: string | null;
+    result_at: string;
+    attempt: number;
+  } | null;
+}
+
 /**
- * The dispatcher's SQL. Claims use `FOR UPDATE SKIP LOCKED`, so dispatchers side by side each take different
- * tasks, and a claimed row stays locked until its transaction commits: a task is marked dispatched in the same
- * transaction that claimed it, after the broker's confirm. A crash in between rolls the claim back, and the task
- * is sent again (the same attempt, the same message id): re-sent at worst, never lost.
+ * Detection tasks after they were created (an execution's tasks are inserted with it, a re-check with its
+ * result): the dispatcher's claims, an operator's redispatch, the API's task list.
+ *
+ * Claims use `FOR UPDATE SKIP LOCKED`, so dispatchers side by side each take different tasks, and a claimed row
+ * stays locked until its transaction commits: a task is marked dispatched in the same transaction that claimed it,
+ * after the broker's confirm. A crash in between rolls the claim back, and the task is sent again (the same
+ * attempt, the same message id): re-sent at worst, never lost.
  */
 @Injectable()
-export class SqlDispatchStore implements DispatchStore {
+export class TaskRepository implements DispatchTaskRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Puts a task back to pending; the database's NOTIFY wakes the dispatcher, which sends it as a new attempt.
+   * `attempts` is kept, so the next dispatch is a new attempt with a result slot of its own. A completed task
+   * is refused: it has its answer.
+   */
+  reopen(taskId: string): Promise<RedispatchOutcome> {
+    return inTransaction(this.dataSource, async (manager) => {
+      const [task] = (await manager.query(`SELECT id, execution_id, status FROM detection_task WHERE id = $1 FOR UPDATE`, [
+        taskId,
+      ])) as Array<{ id: string; execution_id: string; status: TaskStatus }>;
+      if (!task) throw new TaskNotFoundError(taskId);
+      if (task.status === 'completed') throw new TaskAlreadyCompletedError(taskId);
+      const changed = task.status !== 'pending';
+      if (changed) {
+        await manager.query(
+          `UPDATE detection_task SET status = 'pending', deadline_at = NULL, completed_at = NULL, updated_at = now() WHERE id = $1`,
+          [taskId],
+        );
+      }
+      const verdict = await rollUpVerdict(manager, task.execution_id);
+      return { taskId, executionId: task.execution_id, previousStatus: task.status, changed, verdict };
+    });
+  }
+
+  /** Each task with its latest result (the answer to its latest attempt). */
+  tasksOf(executionId: string): Promise<TaskRow[]> {
+    return this.dataSource.query(
+      `SELECT t.id, t.detection_type, t.platform, t.host_os, t.connector, t.query, t.status, t.attempts, t.max_attempts,
+              t.dispatched_at, t.completed_at, t.last_error, t.rejection_reason, t.recheck_of, t.not_before,
+              t.initial_delay_seconds, t.initial_delay_source,
+              (SELECT json_build_object('status', r.status, 'detected', r.detected, 'confidence', r.confidence,
+                        'events_found', r.events_found, 'evidence', r.evidence, 'error', r.error,
+                        'matched_event_at', r.matched_event_at, 'result_at', r.result_at, 'attempt', r.attempt,
+                        'match_quality', r.match_quality, 'action', r.action, 'late', r.late)
+                 FROM detection_result r WHERE r.task_id = t.id ORDER BY r.attempt DESC LIMIT 1) AS result
+         FROM detection_task t WHERE t.execution_id = $1 ORDER BY t.created_at, t.id`,
+      [executionId],
+    );
+  }
 
   get available(): boolean {
     return this.dataSource.isInitialized;

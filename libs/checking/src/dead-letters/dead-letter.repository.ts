@@ -60,7 +60,7 @@ const SUMMARY_COLUMNS = `id, queue, reason, message_id, correlation_id, routing_
   replayed_at, replay_outcome, replayed_by, body_edited_by, octet_length(body) AS body_bytes, substring(body FROM 1 FOR ${BODY_PREVIEW_BYTES}) AS body_preview`;
 
 @Injectable()
-export class DeadLetterStore {
+export class DeadLetterRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**

@@ -1,15 +1,23 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { parseJson } from '@purple/contracts';
+import { CHECKING_QUEUES } from '@purple/topology';
 import { randomUUID } from 'node:crypto';
 import { RejectedMessageError, ReplayRejectedError, TaskAlreadyCompletedError, TaskNotFoundError } from '../errors';
-import { IngestExecution } from '../ingest/ingest-execution';
+import { IngestExecution } from '../ingest/ingest-execution.use-case';
 import { parseInstruction } from '../ingest/parse-instruction';
 import { CORRELATION_ID_HEADER, dedupeKeyOf, headerText } from '../message-identity';
 import { parseDetectionResponse } from '../results/answer';
-import { RecordDetectionResult } from '../results/record-detection-result';
-import { RedispatchTask } from '../tasks/redispatch-task';
-import { GetDeadLetter, REPLAYABLE_QUEUES } from './dead-letter-use-cases';
-import { DeadLetter, DeadLetterStore } from './dead-letter-store';
+import { RecordDetectionResult } from '../results/record-detection-result.use-case';
+import { RedispatchTask } from '../tasks/redispatch-task.use-case';
+import { GetDeadLetter } from './get-dead-letter.use-case';
+import { DeadLetter, DeadLetterRepository } from './dead-letter.repository';
+
+/** The queues whose dead letters can be replayed, by what replaying means for them. */
+export const REPLAYABLE_QUEUES = {
+  instructions: [CHECKING_QUEUES.instructions],
+  responses: [CHECKING_QUEUES.apiResponses, CHECKING_QUEUES.agentResponses],
+  tasks: [CHECKING_QUEUES.apiTasks, CHECKING_QUEUES.agentTasks],
+} as const;
 
 export interface ReplayOutcome {
   deadLetterId: string;
@@ -40,7 +48,7 @@ export class ReplayDeadLetter {
 
   constructor(
     private readonly getDeadLetter: GetDeadLetter,
-    private readonly deadLetters: DeadLetterStore,
+    private readonly deadLetters: DeadLetterRepository,
     private readonly ingest: IngestExecution,
     private readonly recordResult: RecordDetectionResult,
     private readonly redispatch: RedispatchTask,

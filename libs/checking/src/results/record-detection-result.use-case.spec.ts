@@ -1,10 +1,9 @@
-import { DetectionResponseMessage, validateMessage } from '@purple/contracts';
-import type { Verdict } from '@purple/persistence';
+import { DetectionResponseMessage, ExecutionVerdict, validateMessage } from '@purple/contracts';
 import { RejectedMessageError } from '../errors';
 import { ResponseOptions, detectionResponse } from '../testing';
 import { answerOf, parseDetectionResponse } from './answer';
-import { RecordDetectionResult, answerClosesTask } from './record-detection-result';
-import { LockedTask, NewDetectionResult, ResultStore, ResultTransaction } from './result-store';
+import { RecordDetectionResult, answerClosesTask } from './record-detection-result.use-case';
+import { LockedTask, NewDetectionResult, ResultRepository, ResultTransaction } from './result.repository';
 import { taskProcessingSeconds } from './task-processing-metric';
 
 const TASK_ID = '0b0f4d4e-8c8a-4f5e-9d55-3b1a8e0d2c11';
@@ -35,14 +34,14 @@ class FakeResults {
   task: LockedTask | null = { ...DISPATCHED };
   results: NewDetectionResult[] = [];
   closed: Array<{ status: string; lastError: string | null }> = [];
-  verdict: Verdict = 'checking';
-  verdictBefore: Verdict = 'checking';
+  verdict: ExecutionVerdict = 'checking';
+  verdictBefore: ExecutionVerdict = 'checking';
   rechecks: Array<{ taskId: string; seconds: number }> = [];
   /** the database's clock when a result is stored */
   storedAt = new Date(DISPATCHED_AT.getTime() + 95_000);
   failCommit = false;
 
-  store(): ResultStore {
+  repository(): ResultRepository {
     const tx: ResultTransaction = {
       lockTask: async (id) => (this.task && this.task.id === id ? { ...this.task } : null),
       insertResult: async (result) => {
@@ -63,7 +62,7 @@ class FakeResults {
       if (this.failCommit) throw new Error('connection lost during COMMIT');
       return done;
     };
-    return { transaction } as unknown as ResultStore;
+    return { transaction } as unknown as ResultRepository;
   }
 }
 
@@ -72,7 +71,7 @@ describe('RecordDetectionResult', () => {
   let record: RecordDetectionResult;
   beforeEach(() => {
     db = new FakeResults();
-    record = new RecordDetectionResult(db.store());
+    record = new RecordDetectionResult(db.repository());
   });
 
   it('stores a detection with its evidence and completes the task', async () => {
@@ -146,7 +145,7 @@ describe('purple_task_processing_seconds', () => {
   beforeEach(() => {
     taskProcessingSeconds.reset();
     db = new FakeResults();
-    record = new RecordDetectionResult(db.store());
+    record = new RecordDetectionResult(db.repository());
   });
 
   /** The histogram's series with these labels: observations, their sum, and the cumulative bucket counts. */
@@ -237,7 +236,7 @@ describe('RecordDetectionResult, purple-team depth (issue 15)', () => {
     const detected = response({ status: 'detected', eventTimes: ['2024-01-15T10:30:40Z'] });
     detected.match = { marker: 'link-1', marker_found: true, host_scoped: true };
     detected.evidence = [{ ...detected.evidence?.[0], action: 'blocked' }];
-    await new RecordDetectionResult(db.store()).execute(detected);
+    await new RecordDetectionResult(db.repository()).execute(detected);
     expect(db.results[0]).toMatchObject({ matchQuality: 'exact', action: 'blocked', late: false });
     expect(db.results[0].ingestionDelayMs).toBe(new Date(detected.timestamp).getTime() - Date.parse('2024-01-15T10:30:40Z'));
   });
@@ -245,27 +244,27 @@ describe('RecordDetectionResult, purple-team depth (issue 15)', () => {
   it('marks a detection after a not_detected verdict late', async () => {
     const db = new FakeResults();
     db.verdictBefore = 'not_detected';
-    await new RecordDetectionResult(db.store()).execute(response({ status: 'detected' }));
+    await new RecordDetectionResult(db.repository()).execute(response({ status: 'detected' }));
     expect(db.results[0]).toMatchObject({ late: true, matchQuality: 'heuristic' });
   });
 
   it('schedules one re-check after not_detected when the task or the default asks, never for a re-check', async () => {
     const off = new FakeResults();
-    await new RecordDetectionResult(off.store()).execute(response({ status: 'not_detected' }));
+    await new RecordDetectionResult(off.repository()).execute(response({ status: 'not_detected' }));
     expect(off.rechecks).toEqual([]);
 
     const byDefault = new FakeResults();
-    await new RecordDetectionResult(byDefault.store(), 120).execute(response({ status: 'not_detected' }));
+    await new RecordDetectionResult(byDefault.repository(), 120).execute(response({ status: 'not_detected' }));
     expect(byDefault.rechecks).toEqual([{ taskId: TASK_ID, seconds: 120 }]);
 
     const own = new FakeResults();
     own.task = { ...DISPATCHED, config: { recheck_after_seconds: 30 } };
-    await new RecordDetectionResult(own.store(), 120).execute(response({ status: 'not_detected' }));
+    await new RecordDetectionResult(own.repository(), 120).execute(response({ status: 'not_detected' }));
     expect(own.rechecks).toEqual([{ taskId: TASK_ID, seconds: 30 }]);
 
     const recheck = new FakeResults();
     recheck.task = { ...DISPATCHED, isRecheck: true, config: { recheck_after_seconds: 30 } };
-    await new RecordDetectionResult(recheck.store(), 120).execute(response({ status: 'not_detected' }));
+    await new RecordDetectionResult(recheck.repository(), 120).execute(response({ status: 'not_detected' }));
     expect(recheck.rechecks).toEqual([]);
   });
 });

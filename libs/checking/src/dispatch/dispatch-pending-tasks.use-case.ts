@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { abilityInitialDelay, chooseInitialDelay } from '@purple/checking';
 import { DetectionTaskMessage, validateMessage } from '@purple/contracts';
 import { DetectionSettings, drawJitter, resolveDetectionSettings, searchWindow } from '@purple/detection';
 import { CHECKING_EXCHANGE } from '@purple/topology';
-import { DISPATCH_SETTINGS, DispatchSettings, LEARNED_DELAY_SETTINGS, LearnedDelaySettings } from '../dispatcher-env';
-import { ClaimedTask, TASK_ROUTING_KEYS, buildTaskMessage } from './task-message';
-import { DISPATCH_STORE, DispatchStore, InitialDelayChoice, PendingBatch } from './task-store';
+import { abilityInitialDelay, chooseInitialDelay } from '../purple/learned-delay';
+import { ClaimedTask, DISPATCH_TASK_REPOSITORY, DispatchTaskRepository, InitialDelayChoice, PendingBatch } from '../tasks/task.repository';
+import { DISPATCH_SETTINGS, DispatchSettings, LEARNED_DELAY_SETTINGS, LearnedDelaySettings } from './dispatch-settings';
+import { TASK_ROUTING_KEYS, buildTaskMessage } from './task-message';
 
 /** What the dispatcher publishes with (ConfirmedPublisher): resolves once the broker has confirmed. */
 export interface TaskPublisher {
@@ -33,7 +33,7 @@ export class DispatchPendingTasks {
   private readonly logger = new Logger('Dispatcher');
 
   constructor(
-    @Inject(DISPATCH_STORE) private readonly store: DispatchStore,
+    @Inject(DISPATCH_TASK_REPOSITORY) private readonly tasks: DispatchTaskRepository,
     @Inject(TASK_PUBLISHER) private readonly publisher: TaskPublisher,
     @Inject(DISPATCH_SETTINGS) private readonly settings: DispatchSettings,
     @Inject(DETECTION_DEFAULTS) private readonly defaults: DetectionSettings & { maxWindowAfterSeconds: number },
@@ -45,10 +45,10 @@ export class DispatchPendingTasks {
 
   /** The sources' learned ingestion delays, read again when older than the refresh interval. */
   private async refreshLearnedDelays(): Promise<void> {
-    if (!this.learning?.enabled || !this.store.learnedIngestionDelays) return;
+    if (!this.learning?.enabled || !this.tasks.learnedIngestionDelays) return;
     if (Date.now() - this.learnedAt < this.learning.refreshMs) return;
     try {
-      this.learned = await this.store.learnedIngestionDelays(this.learning.minSamples);
+      this.learned = await this.tasks.learnedIngestionDelays(this.learning.minSamples);
       this.learnedAt = Date.now();
     } catch (error) {
       // without them, the defaults apply: dispatching goes on
@@ -58,10 +58,10 @@ export class DispatchPendingTasks {
 
   async execute(): Promise<DispatchReport> {
     const total: DispatchReport = { dispatched: 0, failed: 0, unsent: 0 };
-    if (this.store.available) await this.refreshLearnedDelays();
+    if (this.tasks.available) await this.refreshLearnedDelays();
     // nothing is claimed (and locked) while there is no broker to send it to
-    while (this.store.available && this.publisher.connected) {
-      const { claimed, report } = await this.store.withPendingBatch(this.settings.batchSize, async (batch) => ({
+    while (this.tasks.available && this.publisher.connected) {
+      const { claimed, report } = await this.tasks.withPendingBatch(this.settings.batchSize, async (batch) => ({
         claimed: batch.tasks.length,
         report: await this.dispatchBatch(batch),
       }));

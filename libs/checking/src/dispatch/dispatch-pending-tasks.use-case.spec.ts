@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { DispatchPendingTasks, TaskPublisher } from './dispatch-pending-tasks';
-import { ExpireOverdueTasks } from './expire-overdue-tasks';
-import { ClaimedTask, buildTaskMessage, queryTypeOf } from './task-message';
-import { DispatchStore, OverdueBatch, OverdueTask, PendingBatch } from './task-store';
+import { DispatchPendingTasks, TaskPublisher } from './dispatch-pending-tasks.use-case';
+import { ExpireOverdueTasks } from './expire-overdue-tasks.use-case';
+import { ClaimedTask, DispatchTaskRepository, OverdueBatch, OverdueTask, PendingBatch } from '../tasks/task.repository';
+import { buildTaskMessage, queryTypeOf } from './task-message';
 
 const DEFAULTS = {
   windowBeforeSeconds: 300,
@@ -45,8 +45,8 @@ function claimed(id: string, overrides: Partial<ClaimedTask> = {}): ClaimedTask 
   };
 }
 
-/** Records what the use case does to the store, batch by batch, in order. */
-class FakeStore implements DispatchStore {
+/** Records what the use case does to the task repository, batch by batch, in order. */
+class FakeTaskRepository implements DispatchTaskRepository {
   available = true;
   readonly events: string[] = [];
   constructor(
@@ -96,13 +96,13 @@ beforeAll(() => Logger.overrideLogger(false));
 
 describe('DispatchPendingTasks', () => {
   it('marks each task dispatched only after its publish was confirmed, batch after batch', async () => {
-    const store = new FakeStore([claimed('a'), claimed('b', { attempts: 1 }), claimed('c', { detectionType: 'agent', connector: 'bash' })]);
-    const publisher = new FakePublisher(store.events);
-    const report = await new DispatchPendingTasks(store, publisher, SETTINGS, DEFAULTS).execute();
+    const tasks = new FakeTaskRepository([claimed('a'), claimed('b', { attempts: 1 }), claimed('c', { detectionType: 'agent', connector: 'bash' })]);
+    const publisher = new FakePublisher(tasks.events);
+    const report = await new DispatchPendingTasks(tasks, publisher, SETTINGS, DEFAULTS).execute();
 
     expect(report).toEqual({ dispatched: 3, failed: 0, unsent: 0 });
     // the window closes 60 s after the execution; then 2 × 30 s timeout + 5 s grace
-    expect(store.events).toEqual([
+    expect(tasks.events).toEqual([
       'claim a,b',
       'published a:1',
       'published b:2',
@@ -117,50 +117,50 @@ describe('DispatchPendingTasks', () => {
   });
 
   it('leaves a task the broker refused pending, with the reason, and stops claiming', async () => {
-    const store = new FakeStore([claimed('a'), claimed('b'), claimed('c')]);
-    const publisher = new FakePublisher(store.events, (id) => id === 'b');
-    const report = await new DispatchPendingTasks(store, publisher, SETTINGS, DEFAULTS).execute();
+    const tasks = new FakeTaskRepository([claimed('a'), claimed('b'), claimed('c')]);
+    const publisher = new FakePublisher(tasks.events, (id) => id === 'b');
+    const report = await new DispatchPendingTasks(tasks, publisher, SETTINGS, DEFAULTS).execute();
 
     expect(report).toEqual({ dispatched: 1, failed: 0, unsent: 1 });
-    expect(store.events).toContain('unsent b: not dispatched: broker did not confirm the message: nacked');
-    expect(store.events.filter((e) => e.startsWith('claim'))).toEqual(['claim a,b']);
+    expect(tasks.events).toContain('unsent b: not dispatched: broker did not confirm the message: nacked');
+    expect(tasks.events.filter((e) => e.startsWith('claim'))).toEqual(['claim a,b']);
   });
 
   it('claims nothing while the broker is disconnected', async () => {
-    const store = new FakeStore([claimed('a')]);
-    const publisher = new FakePublisher(store.events);
+    const tasks = new FakeTaskRepository([claimed('a')]);
+    const publisher = new FakePublisher(tasks.events);
     publisher.connected = false;
-    expect(await new DispatchPendingTasks(store, publisher, SETTINGS, DEFAULTS).execute()).toEqual({ dispatched: 0, failed: 0, unsent: 0 });
-    expect(store.events).toEqual([]);
+    expect(await new DispatchPendingTasks(tasks, publisher, SETTINGS, DEFAULTS).execute()).toEqual({ dispatched: 0, failed: 0, unsent: 0 });
+    expect(tasks.events).toEqual([]);
   });
 
   it('fails a task that cannot become a valid message, without publishing it', async () => {
-    const store = new FakeStore([claimed('a', { agentHost: '' })]);
-    const publisher = new FakePublisher(store.events);
-    await new DispatchPendingTasks(store, publisher, SETTINGS, DEFAULTS).execute();
-    expect(store.events).toEqual(['claim a', 'failed a: cannot be sent as a valid task message: metadata.execution_context.target_host should not be empty']);
+    const tasks = new FakeTaskRepository([claimed('a', { agentHost: '' })]);
+    const publisher = new FakePublisher(tasks.events);
+    await new DispatchPendingTasks(tasks, publisher, SETTINGS, DEFAULTS).execute();
+    expect(tasks.events).toEqual(['claim a', 'failed a: cannot be sent as a valid task message: metadata.execution_context.target_host should not be empty']);
     expect(publisher.published).toEqual([]);
   });
 });
 
 describe('DispatchPendingTasks with learned delays', () => {
   it("sends a task whose ability set no delay with its source's learned p90, bounded; the ability's own delay wins", async () => {
-    const store = new FakeStore([
+    const tasks = new FakeTaskRepository([
       claimed('a'),
       claimed('b', { connector: 'crowdstrike' }),
       claimed('c', { config: { initial_delay_seconds: 7 } }),
       claimed('d', { connector: 'sentinel' }),
     ]);
     const delays: Record<string, unknown> = {};
-    const base = store.withPendingBatch.bind(store);
-    store.withPendingBatch = (limit, work) =>
+    const base = tasks.withPendingBatch.bind(tasks);
+    tasks.withPendingBatch = (limit, work) =>
       base(limit, (batch) =>
         work({ ...batch, markDispatched: async (task, _attempt, _closes, _extra, delay) => void (delays[task.id] = delay) }),
       );
-    Object.assign(store, { learnedIngestionDelays: async () => new Map([['splunk', 42_300], ['crowdstrike', 3_600_000]]) });
-    const publisher = new FakePublisher(store.events);
+    Object.assign(tasks, { learnedIngestionDelays: async () => new Map([['splunk', 42_300], ['crowdstrike', 3_600_000]]) });
+    const publisher = new FakePublisher(tasks.events);
     const learning = { enabled: true, minSeconds: 0, maxSeconds: 600, minSamples: 5, refreshMs: 60_000 };
-    await new DispatchPendingTasks(store, publisher, { ...SETTINGS, batchSize: 10 }, DEFAULTS, learning).execute();
+    await new DispatchPendingTasks(tasks, publisher, { ...SETTINGS, batchSize: 10 }, DEFAULTS, learning).execute();
     expect(delays).toEqual({
       a: { seconds: 43, source: 'learned' },
       b: { seconds: 600, source: 'learned' },
@@ -201,7 +201,7 @@ describe('buildTaskMessage', () => {
 
 describe('ExpireOverdueTasks', () => {
   it('sends a task again while it has attempts left, then times it out', async () => {
-    const store = new FakeStore(
+    const tasks = new FakeTaskRepository(
       [],
       [
         { id: 'a', executionId: 'e', attempts: 1, maxAttempts: 3 },
@@ -209,8 +209,8 @@ describe('ExpireOverdueTasks', () => {
         { id: 'c', executionId: 'e', attempts: 1, maxAttempts: 1 },
       ],
     );
-    expect(await new ExpireOverdueTasks(store, SETTINGS).execute()).toEqual({ retried: 1, timedOut: 2 });
-    expect(store.events).toEqual([
+    expect(await new ExpireOverdueTasks(tasks, SETTINGS).execute()).toEqual({ retried: 1, timedOut: 2 });
+    expect(tasks.events).toEqual([
       'retry a: no answer to attempt 1 by its deadline; sending it again',
       'timeout b: no answer after 3 attempts',
       'timeout c: no answer after 1 attempt',

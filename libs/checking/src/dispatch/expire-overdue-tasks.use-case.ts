@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatcher-env';
-import { DISPATCH_STORE, DispatchStore } from './task-store';
+import { DISPATCH_TASK_REPOSITORY, DispatchTaskRepository } from '../tasks/task.repository';
+import { DISPATCH_SETTINGS, DispatchSettings } from './dispatch-settings';
 
 export interface ExpiryReport {
   retried: number;
@@ -16,14 +16,14 @@ export class ExpireOverdueTasks {
   private readonly logger = new Logger('Dispatcher');
 
   constructor(
-    @Inject(DISPATCH_STORE) private readonly store: DispatchStore,
+    @Inject(DISPATCH_TASK_REPOSITORY) private readonly tasks: DispatchTaskRepository,
     @Inject(DISPATCH_SETTINGS) private readonly settings: DispatchSettings,
   ) {}
 
   async execute(): Promise<ExpiryReport> {
     const total: ExpiryReport = { retried: 0, timedOut: 0 };
-    while (this.store.available) {
-      const claimed = await this.store.withOverdueBatch(this.settings.batchSize, async (batch) => {
+    while (this.tasks.available) {
+      const claimed = await this.tasks.withOverdueBatch(this.settings.batchSize, async (batch) => {
         for (const task of batch.tasks) {
           if (task.attempts < task.maxAttempts) {
             await batch.retry(task, `no answer to attempt ${task.attempts} by its deadline; sending it again`);

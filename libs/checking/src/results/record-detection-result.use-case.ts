@@ -1,6 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { DetectionResponseMessage } from '@purple/contracts';
-import type { ResultStatus, TaskStatus, Verdict } from '@purple/persistence';
+import { DetectionResponseMessage, ExecutionVerdict, ResponseStatus, TaskStatus } from '@purple/contracts';
 import { UUID_PATTERN } from '../database';
 import { RejectedMessageError } from '../errors';
 import { isFinalTaskStatus } from '../verdict/decide-verdict';
@@ -8,7 +7,7 @@ import { isLateDetection, ingestionDelayMs, recheckDelaySeconds } from '../purpl
 import { gradeMatch } from '../purple/match-quality';
 import { observeSourceDetection } from '../purple/source-metrics';
 import { answerOf } from './answer';
-import { LockedTask, ResultStore } from './result-store';
+import { LockedTask, ResultRepository } from './result.repository';
 import { TaskProcessing, observeTaskProcessing } from './task-processing-metric';
 
 export interface RecordOutcome {
@@ -18,9 +17,9 @@ export interface RecordOutcome {
   executionId: string;
   attempt: number;
   /** what the worker answered */
-  resultStatus: ResultStatus;
+  resultStatus: ResponseStatus;
   taskStatus: TaskStatus;
-  verdict: Verdict;
+  verdict: ExecutionVerdict;
   correlationId: string;
 }
 
@@ -35,7 +34,7 @@ export const RECHECK_AFTER_SECONDS = Symbol('RECHECK_AFTER_SECONDS');
 @Injectable()
 export class RecordDetectionResult {
   constructor(
-    private readonly results: ResultStore,
+    private readonly results: ResultRepository,
     @Optional() @Inject(RECHECK_AFTER_SECONDS) private readonly recheckAfterSeconds = 0,
   ) {}
 

@@ -1,35 +1,7 @@
-import type { DetectionTaskMessage, DetectionType, TaskPriority } from '@purple/contracts';
+import type { ClaimedTask } from '../tasks/task.repository';
+import type { DetectionTaskMessage, DetectionType } from '@purple/contracts';
 import { DetectionSettings, settingsAsConfig } from '@purple/detection';
 import { ROUTING_KEYS } from '@purple/topology';
-
-/** A pending task as the dispatcher claims it: the task row with what the message needs from its execution. */
-export interface ClaimedTask {
-  id: string;
-  executionId: string;
-  detectionType: DetectionType;
-  platform: string;
-  connector: string;
-  query: string;
-  config: Record<string, unknown>;
-  priority: TaskPriority;
-  timeoutSeconds: number;
-  /** dispatches so far; this one is attempt `attempts + 1` */
-  attempts: number;
-  maxAttempts: number;
-  createdAt: Date;
-  calderaOperationId: string;
-  agentHost: string;
-  agentPaw: string;
-  command: string;
-  executedAt: Date;
-  calderaLinkId: string | null;
-  correlationId: string;
-  executionVerdict: string;
-  /** the execution's `{{marker}}` */
-  marker: string;
-  /** the task this one re-checks (one more search, later), else null */
-  recheckOf: string | null;
-}
 
 export const TASK_ROUTING_KEYS: Record<DetectionType, string> = { api: ROUTING_KEYS.apiTask, agent: ROUTING_KEYS.agentTask };
 
