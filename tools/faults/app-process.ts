@@ -20,6 +20,13 @@ export function buildApps(apps: readonly string[]): Promise<void> {
   );
 }
 
+/**
+ * Error lines (pino level 50 and up) of every app process started here, restarted ones included, `<app>: <line>`:
+ * a long run keeps only each process's recent output, and a 500 or a crash must still be traceable at the end.
+ */
+export const errorLines: string[] = [];
+const ERROR_LINE = /"level":(50|60)\b/;
+
 /** Starts a built app on a free port; resolves once its /health/ready answers 200. */
 export async function startBuiltApp(app: string, env: Record<string, string>, readyTimeoutMs: number): Promise<ServiceProcess> {
   const port = await freePort();
@@ -34,6 +41,7 @@ export async function startBuiltApp(app: string, env: Record<string, string>, re
     const complete = (partial + chunk.toString('utf8')).split('\n');
     partial = complete.pop() ?? '';
     lines.push(...complete.filter(Boolean));
+    for (const line of complete) if (ERROR_LINE.test(line) && errorLines.length < 1000) errorLines.push(`${app}: ${line}`);
     if (lines.length > 2000) lines.splice(0, lines.length - 1000); // a long suite: keep the recent past
   };
   child.stdout?.on('data', keep);

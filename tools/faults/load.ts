@@ -32,6 +32,8 @@ export class CalderaLoad {
   /** rejects when the current channel closes: a confirm that will never come */
   private closed: Promise<never> | undefined;
   private attempts = 0;
+  /** when set, publishes only while it answers true (the soak keeps both loads at the same share of their totals) */
+  pace: (() => boolean) | undefined;
 
   constructor(
     private readonly system: FaultSystem,
@@ -61,6 +63,7 @@ export class CalderaLoad {
 
   private async loop(): Promise<void> {
     for (let i = 0; this.running && this.confirmed.length < this.limit; i++) {
+      while (this.running && this.pace && !this.pace()) await sleep(100);
       const linkId = `${this.operationId}-${i}`;
       const body = executionResult(this.operationId, linkId, 0);
       const givingUpAt = () => (this.running ? Infinity : Date.now() + GIVE_UP_MS);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { buildApps } from './app-process';
+import { buildApps, errorLines } from './app-process';
 import { BusLoad, CalderaLoad } from './load';
 import { FaultCounts, baseline, formatCounts, settle, timeToReady } from './report';
 import { out, sleep } from './suite';
@@ -115,6 +115,8 @@ async function main(): Promise<number> {
     const loadStarted = Date.now();
     const load = caldera;
     const accepted = () => buses.reduce((a, b) => a + b.accepted.length, 0);
+    // both loads run to the end together, so the last half measures every app under load, not idle
+    load.pace = () => load.confirmed.length / EXECUTIONS <= accepted() / BUS + 0.01;
     const received = () => buses.reduce((a, b) => a + b.received.size, 0);
     const progress = () => Math.min(accepted() / BUS, load.confirmed.length / EXECUTIONS);
     const done = () => buses.every((b) => b.finishedSending) && load.confirmed.length >= EXECUTIONS;
@@ -171,11 +173,13 @@ async function main(): Promise<number> {
     const ended = Date.now();
     const rss = rssVerdicts(samples, loadStarted + (ended - loadStarted) / 2, SYSTEM_APPS);
     process.stdout.write(`\n${summary(counts, faultLog, rss, { started, loadStarted, loadEnded, ended })}\n`);
-    // a 500 is a defect to find: Nest logs each unexpected error under ExceptionsHandler
-    for (const [app, proc] of system.apps) {
-      const unexpected = [...new Set(proc.lines().filter((l) => l.includes('ExceptionsHandler')))].slice(0, 5);
-      if (unexpected.length) process.stdout.write(`  ${app}, unexpected errors (the last process's recent log):\n${unexpected.map((l) => `    ${l.slice(0, 400)}`).join('\n')}\n`);
+    // a 500 is a defect to find: the apps' error lines (each distinct message once, with how often)
+    const errors = new Map<string, number>();
+    for (const line of errorLines) {
+      const key = line.replace(/"(time|pid|correlation_id|req|id)":("[^"]*"|\d+|\{[^}]*\}),?/g, '').slice(0, 300);
+      errors.set(key, (errors.get(key) ?? 0) + 1);
     }
+    if (errors.size) process.stdout.write(`  error lines (${errorLines.length}):\n${[...errors].slice(0, 15).map(([l, n]) => `    ${n}× ${l}`).join('\n')}\n`);
     const failed =
       counts.bus.lost.length + counts.bus.duplicated.length + counts.caldera.lost.length + counts.caldera.duplicated.length + counts.caldera.withoutVerdict.length >
         0 ||

@@ -1,4 +1,4 @@
-import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
+import { isTransientDatabaseError } from '@purple/persistence';
 
 /**
  * A message (or a replayed body) that can never be processed as it is: broken JSON, wrong types, an unknown task.
@@ -23,29 +23,14 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
-/** SQLSTATE classes that mean "try again later": connection, resources, operator intervention, system. */
-const TRANSIENT_SQLSTATE_CLASSES = ['08', '53', '57', '58'];
-/** serialization failure, deadlock: the transaction lost a race and may simply be run again */
-const TRANSIENT_SQLSTATES = ['40001', '40P01'];
-const TRANSIENT_NETWORK_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'];
-/** node-postgres reports a lost or refused connection with these messages and no code */
-const TRANSIENT_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is not established/i;
-
 /**
  * Whether a failure is temporary (the database is down or the transaction lost a race), so the message should be
  * handed back to the queue after a pause, rather than dead-lettered as poison.
  */
 export function isTransientFailure(error: unknown): boolean {
   if (error instanceof DatabaseUnavailableError) return true;
-  if (error instanceof RejectedMessageError || !(error instanceof Error)) return false;
-  // TypeORM releases a query runner whose connection died under it (PostgreSQL stopped mid-transaction): the next
-  // query on it fails with these, which the database outage caused as much as a refused connection
-  if (error instanceof QueryRunnerAlreadyReleasedError || error instanceof QueryRunnerProviderAlreadyReleasedError) return true;
-  const driverError = (error as Error & { driverError?: unknown }).driverError;
-  const code = String((driverError as { code?: unknown } | undefined)?.code ?? (error as { code?: unknown }).code ?? '');
-  if (TRANSIENT_SQLSTATES.includes(code) || TRANSIENT_NETWORK_CODES.includes(code)) return true;
-  if (/^[0-9A-Z]{5}$/.test(code) && TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2))) return true;
-  return TRANSIENT_MESSAGES.test(error.message);
+  if (error instanceof RejectedMessageError) return false;
+  return isTransientDatabaseError(error);
 }
 
 /** No dead letter with that id (the API answers 404). */

@@ -11,3 +11,4 @@ export * from './database-admin';
 export * from './database-roles';
 export * from './grants';
 export * from './database-provisioning';
+export * from './transient-errors';

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import type { Response } from 'express';
+import { isTransientDatabaseError } from '@purple/persistence';
 import { QueryFailedError } from 'typeorm';
 
 /** SQLSTATE class 22, "data exception": a value PostgreSQL cannot take (NUL in text, malformed uuid, out of range). */
@@ -24,7 +25,7 @@ export class ErrorResponsesFilter extends BaseExceptionFilter {
       return;
     }
     const response = host.switchToHttp().getResponse<Response>();
-    if (!(error instanceof QueryFailedError || isDatabaseUnreachable(error))) {
+    if (!(error instanceof QueryFailedError || isTransientDatabaseError(error))) {
       if (error instanceof HttpException && error.getStatus() === HttpStatus.SERVICE_UNAVAILABLE && !response.getHeader('retry-after')) {
         response.set('Retry-After', String(RETRY_AFTER_UNAVAILABLE_SECONDS));
       }
@@ -41,17 +42,4 @@ export class ErrorResponsesFilter extends BaseExceptionFilter {
     response.set('Retry-After', String(RETRY_AFTER_UNAVAILABLE_SECONDS));
     response.status(503).json({ statusCode: 503, error: 'Service Unavailable', message: 'the database failed; try again later' });
   }
-}
-
-/** node-postgres's errors for a server that went away or cannot be reached (not QueryFailedError: no query ran). */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-/** SQLSTATE class 08 (connection exception) and 57P01–57P03 (shutting down, starting up: the server says "not now") */
-const UNREACHABLE_SQLSTATE = /^(08|57P0[1-3])/;
-const UNREACHABLE_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|Cannot use a pool after calling end)/;
-
-export function isDatabaseUnreachable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || UNREACHABLE_SQLSTATE.test(code))) return true;
-  return UNREACHABLE_MESSAGES.test(error.message);
 }

@@ -1,6 +1,7 @@
-import { isDatabaseUnreachable } from './error-responses.filter';
+import { QueryRunnerAlreadyReleasedError } from 'typeorm';
+import { isTransientDatabaseError } from './transient-errors';
 
-describe('isDatabaseUnreachable: what a 503 (not a 500) is for', () => {
+describe('isTransientDatabaseError: a pause or a 503, never a dead letter or a 500', () => {
   const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
 
   it.each([
@@ -11,8 +12,10 @@ describe('isDatabaseUnreachable: what a 503 (not a 500) is for', () => {
     ['connection exception (08006)', withCode('connection failure', '08006')],
     ['terminated mid-query', new Error('Connection terminated unexpectedly')],
     ['pool timeout', new Error('timeout exceeded when trying to connect')],
+    ['a query runner released under a transaction (the connection died)', new QueryRunnerAlreadyReleasedError()],
+    ['a serialization failure', withCode('could not serialize access', '40001')],
   ])('%s', (_what, error) => {
-    expect(isDatabaseUnreachable(error)).toBe(true);
+    expect(isTransientDatabaseError(error)).toBe(true);
   });
 
   it.each([
@@ -21,6 +24,6 @@ describe('isDatabaseUnreachable: what a 503 (not a 500) is for', () => {
     ['a data exception', withCode('invalid input syntax for type uuid', '22P02')],
     ['not an Error', 'ECONNREFUSED'],
   ])('not %s', (_what, error) => {
-    expect(isDatabaseUnreachable(error)).toBe(false);
+    expect(isTransientDatabaseError(error)).toBe(false);
   });
 });
