@@ -5,14 +5,8 @@ import { connected, inTransaction } from '../database';
 import { NewDeadLetter } from './dead-letter-of';
 
 /** A dead letter without its body, which may be megabytes: the list shows its size and a preview. */
-export interface DeadLetterSummary {
+export interface DeadLetterSummary extends Omit<NewDeadLetter, 'body'> {
   id: string;
-  queue: string;
-  reason: string;
-  messageId: string | null;
-  correlationId: string | null;
-  routingKey: string | null;
-  headers: Record<string, unknown>;
   deadLetteredAt: Date;
   replayedAt: Date | null;
   replayOutcome: string | null;
