@@ -192,10 +192,15 @@ async function fillInbox(system: FaultSystem, clientId: string): Promise<number>
   const channel = await connection.createConfirmChannel();
   channel.on('error', () => undefined);
   try {
-    for (let batch = 0; batch < 100; batch++) {
-      const confirms = Array.from({ length: 500 }, (_, i) => {
+    // 500 at a time up to the limit, then one at a time: a quorum queue takes every publish already in its log, so
+    // a window still in flight at the limit would overshoot it by a varying amount
+    for (let published = 0; published < INBOX_MAX_LENGTH + 500; ) {
+      const size = Math.max(1, Math.min(500, INBOX_MAX_LENGTH - published));
+      const first = published;
+      published += size;
+      const confirms = Array.from({ length: size }, (_, i) => {
         const messageId = randomUUID();
-        const body = { message_id: messageId, topic: 'prefill', sender: 'prefill', sent_at: new Date().toISOString(), message: { prefill: batch * 500 + i } };
+        const body = { message_id: messageId, topic: 'prefill', sender: 'prefill', sent_at: new Date().toISOString(), message: { prefill: first + i } };
         return new Promise<boolean>((resolve) =>
           channel.publish(SOAR_EXCHANGES.direct, clientId, Buffer.from(JSON.stringify(body)), { persistent: true, messageId, contentType: 'application/json' }, (err) => resolve(!err)),
         );

@@ -1,9 +1,14 @@
 import { Logger } from '@nestjs/common';
+import { Gate } from '@purple/platform';
+import type { DatabaseConnector } from '@purple/persistence';
 import type { Message } from 'amqplib';
 import { InboxBatch, InboxReader, TakeOptions } from '../broker/inbox-reader';
 import { ReceiveMessagesUseCase } from './receive-messages.use-case';
 import { ReceiverDedupe } from './receiver-dedupe';
 import { DeliveredMessageRepository } from './delivered-message.repository';
+
+/** the database connector as the dedupe sees it: only its gate, open */
+const database = (gate = new Gate()) => ({ gate }) as unknown as DatabaseConnector;
 
 /** bus_delivered_message in memory */
 function dedupe(delivered = new Set<string>()) {
@@ -12,7 +17,7 @@ function dedupe(delivered = new Set<string>()) {
     recordDelivered: async (_c: string, ids: string[]) => void ids.forEach((id) => delivered.add(id)),
     deleteExpired: async () => undefined,
   } as unknown as DeliveredMessageRepository;
-  return new ReceiverDedupe(repository);
+  return new ReceiverDedupe(repository, database());
 }
 
 const message = (body: unknown): Message => ({ content: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) }) as Message;
@@ -75,8 +80,25 @@ describe('ReceiveMessagesUseCase', () => {
   it('answers 503, returning the batch to the inbox, while duplicates cannot be checked', async () => {
     const settled: boolean[] = [];
     const reader = { take: async (): Promise<InboxBatch> => ({ messages: [message(envelope)], reject: () => undefined, settle: async (d) => void settled.push(d) }) } as unknown as InboxReader;
-    const down = new ReceiverDedupe({ findDelivered: async () => Promise.reject(new Error('connect ECONNREFUSED')), deleteExpired: async () => undefined } as unknown as DeliveredMessageRepository);
+    const gate = new Gate();
+    const down = new ReceiverDedupe(
+      { findDelivered: async () => Promise.reject(new Error('connect ECONNREFUSED')), deleteExpired: async () => undefined } as unknown as DeliveredMessageRepository,
+      database(gate),
+    );
     await expect(new ReceiveMessagesUseCase(reader, down).execute('noc-c2', { maxMessages: 1, waitSeconds: 0 })).rejects.toThrow(/database is unavailable/);
     expect(settled).toEqual([false]);
+    expect(gate.isOpen).toBe(false);
+  });
+
+  it('takes nothing from the inbox while the database gate is closed (an outage does not count deliveries)', async () => {
+    let takes = 0;
+    const reader = { take: async (): Promise<InboxBatch> => (takes++, { messages: [message(envelope)], reject: () => undefined, settle: async () => undefined }) } as unknown as InboxReader;
+    const gate = new Gate('PostgreSQL unreachable');
+    const useCase = new ReceiveMessagesUseCase(reader, new ReceiverDedupe({ findDelivered: async () => new Set(), deleteExpired: async () => undefined } as unknown as DeliveredMessageRepository, database(gate)));
+    await expect(useCase.execute('noc-c2', { maxMessages: 1, waitSeconds: 0 })).rejects.toThrow(/database is unavailable/);
+    expect(takes).toBe(0);
+    gate.open(); // PostgreSQL answers again (the connector's probe)
+    expect((await useCase.execute('noc-c2', { maxMessages: 1, waitSeconds: 0 })).envelopes).toEqual([envelope]);
+    expect(takes).toBe(1);
   });
 });

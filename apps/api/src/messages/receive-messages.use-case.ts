@@ -33,6 +33,7 @@ export class ReceiveMessagesUseCase {
   ) {}
 
   async execute(clientId: string, options: ReceiveOptions, signal?: AbortSignal): Promise<ReceivedMessages> {
+    this.dedupe.assertAvailable();
     const batch = await this.inbox.take(clientId, { maxMessages: options.maxMessages, waitMs: options.waitSeconds * 1000, signal });
     const envelopes: DeliveredEnvelope[] = [];
     for (const message of batch.messages) {

@@ -1,4 +1,6 @@
 import { ServiceUnavailableException } from '@nestjs/common';
+import { Gate } from '@purple/platform';
+import type { DatabaseConnector } from '@purple/persistence';
 import type { DeliveredEnvelope } from '../broker/inbox-envelope';
 import { DeliveredMessageRepository } from './delivered-message.repository';
 import { ReceiverDedupe } from './receiver-dedupe';
@@ -11,7 +13,7 @@ describe('ReceiverDedupe while PostgreSQL fails', () => {
       },
       deleteExpired: async () => 0,
     } as unknown as DeliveredMessageRepository;
-    const dedupe = new ReceiverDedupe(failing);
+    const dedupe = new ReceiverDedupe(failing, { gate: new Gate() } as unknown as DatabaseConnector);
     const envelope = { message_id: 'm-1' } as DeliveredEnvelope;
     const error = await dedupe.unseen('noc-c2', [envelope]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ServiceUnavailableException);

@@ -1,9 +1,11 @@
 import { Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { RECEIVE_DEDUPE_WINDOW_HOURS } from '@purple/contracts';
+import { DatabaseConnector } from '@purple/persistence';
 import type { DeliveredEnvelope } from '../broker/inbox-envelope';
 import { DeliveredMessageRepository } from './delivered-message.repository';
 
 const PURGE_EVERY_MS = 10 * 60_000;
+const UNAVAILABLE = 'cannot check for duplicates: the database is unavailable; try again later';
 
 /**
  * Drops what a client was already handed: the same message_id again within RECEIVE_DEDUPE_WINDOW_HOURS (a copy the
@@ -16,7 +18,19 @@ export class ReceiverDedupe {
   private readonly logger = new Logger('ReceiverDedupe');
   private lastPurge = 0;
 
-  constructor(private readonly delivered: DeliveredMessageRepository) {}
+  constructor(
+    private readonly delivered: DeliveredMessageRepository,
+    private readonly database: DatabaseConnector,
+  ) {}
+
+  /**
+   * @throws ServiceUnavailableException while the database's gate is closed: a read then takes nothing from the
+   * inbox, so an outage does not count deliveries against the inbox's delivery limit (the connector reopens the
+   * gate once PostgreSQL answers again)
+   */
+  assertAvailable(): void {
+    if (!this.database.gate.isOpen) throw new ServiceUnavailableException(UNAVAILABLE);
+  }
 
   /**
    * The envelopes the client has not had yet, first copy of each, in order.
@@ -30,7 +44,8 @@ export class ReceiverDedupe {
     } catch (error) {
       // the driver's message names hosts, ports and users: the log gets it, never the caller
       this.logger.warn(`cannot check ${clientId}'s messages for duplicates: ${(error as Error).message.split('\n')[0]}`);
-      throw new ServiceUnavailableException('cannot check for duplicates: the database is unavailable; try again later');
+      this.database.gate.close('the receiver dedupe could not reach PostgreSQL');
+      throw new ServiceUnavailableException(UNAVAILABLE);
     }
     return envelopes.filter((envelope) => {
       const id = envelope.message_id;
